@@ -1,0 +1,52 @@
+// Tokenizers read from GGUF metadata (tokenizer.ggml.*): SentencePiece-style
+// ("llama", with byte fallback) and byte-level BPE ("gpt2", pre-tokenizer by
+// tokenizer.ggml.pre).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace halo {
+namespace gguf { class File; }
+
+class Tokenizer {
+ public:
+  // Throws halo::Error(BadModel) when the vocabulary metadata is missing,
+  // inconsistent, or of an unsupported model/pre-tokenizer.
+  static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+  virtual ~Tokenizer() = default;
+
+  // add_bos: prepend BOS when the vocabulary wants it (add_bos_default()).
+  // parse_special: text like "<|eot_id|>" becomes the special token.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
+                                      bool parse_special) const = 0;
+  // The bytes a token stands for (may be a partial UTF-8 sequence; control
+  // tokens give their text only when render_special).
+  virtual std::string piece(int32_t id, bool render_special = false) const = 0;
+
+  virtual uint32_t n_vocab() const = 0;
+  virtual int32_t bos() const = 0;  // -1 when none
+  virtual int32_t eos() const = 0;
+  virtual int32_t eot() const = 0;
+  virtual bool add_bos_default() const = 0;
+  // End of generation: EOS, EOT and any other token the vocabulary marks so.
+  virtual bool is_eog(int32_t id) const = 0;
+  virtual std::string model_name() const = 0;  // "llama" or "gpt2"
+};
+
+// Turns a stream of token ids into text, holding back bytes until they form
+// complete UTF-8 characters.
+class Detokenizer {
+ public:
+  explicit Detokenizer(const Tokenizer& tok) : tok_(tok) {}
+  std::string push(int32_t id);  // text now complete (may be empty)
+  std::string flush();           // whatever is left (invalid bytes as U+FFFD)
+
+ private:
+  const Tokenizer& tok_;
+  std::string pending_;
+};
+
+}  // namespace halo
