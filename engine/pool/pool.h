@@ -67,6 +67,9 @@ class Pool {
   uint64_t used_ = 0;
 };
 
+// "1.5 GiB" / "624.0 MiB", for messages.
+std::string format_bytes(uint64_t bytes);
+
 // Host memory (anonymous mappings), for the CPU backend and for tests.
 std::unique_ptr<Pool> make_host_pool(uint64_t budget);
 
