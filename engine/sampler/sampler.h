@@ -1,9 +1,14 @@
 // Token sampling: penalties, then top-k, top-p, min-p and temperature.
+//
+// The order and meaning follow llama.cpp's default chain: penalties change the
+// raw logits; top-k, top-p and min-p pick the candidates from the distribution
+// at temperature 1; temperature only shapes the final draw among them.
 #pragma once
 #include <cstdint>
 #include <deque>
 #include <random>
 #include <span>
+#include <vector>
 
 namespace halo {
 
@@ -23,14 +28,30 @@ class Sampler {
  public:
   explicit Sampler(const SamplerParams& p);
   // Chooses a token from logits (n_vocab floats; may be modified).
+  // Throws halo::Error(InvalidArgument) when logits is empty.
   int32_t sample(std::span<float> logits);
   // Records a token (prompt or generated) for the penalties.
   void accept(int32_t token);
 
+  // Applies repetition, presence and frequency penalties for the recorded
+  // tokens to logits in place (sample() does this first; public for tests).
+  void apply_penalties(std::span<float> logits) const;
+
  private:
+  struct Candidate {
+    int32_t id;
+    float logit;
+  };
+  void select_top_k(std::span<const float> logits);
+  void select_all(std::span<const float> logits);
+  void keep_min_p(float max_logit);
+  void keep_top_p(float max_logit, double total_weight);
+  int32_t draw(float max_logit);
+
   SamplerParams p_;
   std::mt19937_64 rng_;
   std::deque<int32_t> recent_;
+  std::vector<Candidate> candidates_;  // scratch, reused between calls
 };
 
 }  // namespace halo

@@ -14,6 +14,7 @@ namespace halo {
 
 class Model;
 class Runner;
+class Tokenizer;
 
 enum class StopReason { Stop, Length, Cancelled, Error };
 std::string_view stop_reason_name(StopReason r);  // "stop", "length", "cancelled", "error"
@@ -29,7 +30,7 @@ struct GenerateParams {
 struct GenerateStats {
   StopReason reason = StopReason::Stop;
   uint32_t prompt_tokens = 0;
-  uint32_t generated_tokens = 0;
+  uint32_t generated_tokens = 0;  // sampled tokens, not counting the end-of-generation token
   double prompt_seconds = 0;
   double generate_seconds = 0;
   double prompt_tps() const { return prompt_seconds > 0 ? prompt_tokens / prompt_seconds : 0; }
@@ -40,17 +41,27 @@ struct GenerateStats {
 
 // Receives each piece of text as it becomes final, with the token that
 // completed it. Returning false cancels generation.
+// It is called once per generated token (text may be empty while bytes or a
+// possible stop string are held back). Text still held when generation ends
+// on an end-of-generation token or a stop string comes in one more call with
+// that token's id.
 using TokenCallback = std::function<bool(std::string_view text, int32_t token)>;
 
 class Session {
  public:
-  Session(const Model& model, Runner& runner) : model_(model), runner_(runner) {}
-  // Throws halo::Error(InvalidArgument) when the prompt does not fit the context.
+  Session(const Model& model, Runner& runner);
+  // For callers without a Model (tests with a fake Runner): the tokenizer of
+  // the vocabulary the runner's logits are over.
+  Session(const Tokenizer& tokenizer, Runner& runner) : tokenizer_(tokenizer), runner_(runner) {}
+  // Throws halo::Error(InvalidArgument) when the prompt is empty or does not
+  // fit the context; Runner errors pass through.
   GenerateStats generate(std::string_view prompt, const GenerateParams& params,
                          const TokenCallback& on_text);
 
+  static constexpr uint32_t kPromptBatch = 512;  // tokens per Runner::eval of the prompt
+
  private:
-  const Model& model_;
+  const Tokenizer& tokenizer_;
   Runner& runner_;
 };
 
