@@ -1,0 +1,150 @@
+// Q4_K encoder. A 256-element super-block holds 8 sub-blocks of 32; each
+// sub-block is approximated as scale * q - min with q in 0..15, scale >= 0 and
+// min >= 0. Per sub-block we search a small grid of scales, fit scale and min
+// by least squares for each candidate's codes, and keep the fit with the
+// lowest squared error. The sub-block scales and mins are then stored as
+// 6-bit multiples of two fp16 super-scales, and the codes are recomputed
+// against the values that will actually be decoded.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/quant/dequant.h"
+#include "engine/quant/dequant_blocks.h"
+#include "engine/quant/quantize_blocks.h"
+
+namespace halo::quant_detail {
+namespace {
+
+constexpr int kQK = 256;
+constexpr int kSub = 32;
+constexpr int kSubBlocks = kQK / kSub;
+constexpr int kMaxCode = 15;
+constexpr int kMaxScale6 = 63;
+constexpr int kGridSteps = 12;  // candidate scales tried on each side of the naive one
+
+struct SubFit {
+  float scale = 0;  // >= 0
+  float min = 0;    // >= 0, subtracted
+};
+
+int clamp_code(float v, int hi) {
+  const int q = static_cast<int>(std::lround(v));
+  return std::clamp(q, 0, hi);
+}
+
+float squared_error(const float* x, const uint8_t* q, SubFit fit) {
+  float err = 0;
+  for (int i = 0; i < kSub; ++i) {
+    const float diff = fit.scale * static_cast<float>(q[i]) - fit.min - x[i];
+    err += diff * diff;
+  }
+  return err;
+}
+
+// Least-squares scale and offset for fixed codes: x ≈ scale * q + offset with
+// offset = -min <= 0. Falls back to offset 0 when the free fit wants a
+// positive offset, which the format can not store.
+SubFit fit_for_codes(const float* x, const uint8_t* q) {
+  double sq = 0, sqq = 0, sx = 0, sqx = 0;
+  for (int i = 0; i < kSub; ++i) {
+    sq += q[i];
+    sqq += static_cast<double>(q[i]) * q[i];
+    sx += x[i];
+    sqx += static_cast<double>(q[i]) * x[i];
+  }
+  const double det = kSub * sqq - sq * sq;
+  if (det > 0) {
+    const double scale = (kSub * sqx - sq * sx) / det;
+    const double offset = (sx - scale * sq) / kSub;
+    if (scale >= 0 && offset <= 0) return {static_cast<float>(scale), static_cast<float>(-offset)};
+  }
+  const double scale = sqq > 0 ? std::max(0.0, sqx / sqq) : 0.0;
+  return {static_cast<float>(scale), 0.0f};
+}
+
+SubFit fit_sub_block(const float* x) {
+  const float lo = std::min(0.0f, *std::min_element(x, x + kSub));
+  const float hi = *std::max_element(x, x + kSub);
+  if (hi <= lo) return {0.0f, -lo};
+  SubFit best{(hi - lo) / kMaxCode, -lo};
+  uint8_t q[kSub];
+  for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) / best.scale, kMaxCode));
+  float best_err = squared_error(x, q, best);
+  for (int step = -kGridSteps; step <= kGridSteps; ++step) {
+    // Codes from a stretched or shrunk range, then the best scale/min for them.
+    const float inv_scale = (kMaxCode + 0.1f * static_cast<float>(step)) / (hi - lo);
+    for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) * inv_scale, kMaxCode));
+    const SubFit fit = fit_for_codes(x, q);
+    const float err = squared_error(x, q, fit);
+    if (err < best_err) {
+      best_err = err;
+      best = fit;
+    }
+  }
+  return best;
+}
+
+// Stores 6-bit scales and mins in the 12-byte layout that k4_scale_min reads.
+void pack_scales(const uint8_t* sc, const uint8_t* mn, uint8_t* packed) {
+  std::memset(packed, 0, 12);
+  for (int j = 0; j < kSubBlocks; ++j) {
+    if (j < 4) {
+      packed[j] |= sc[j];
+      packed[j + 4] |= mn[j];
+    } else {
+      packed[j + 4] = static_cast<uint8_t>((sc[j] & 0x0f) | ((mn[j] & 0x0f) << 4));
+      packed[j - 4] |= static_cast<uint8_t>((sc[j] >> 4) << 6);
+      packed[j] |= static_cast<uint8_t>((mn[j] >> 4) << 6);
+    }
+  }
+}
+
+void quantize_q4_k_block(const float* x, uint8_t* dst) {
+  SubFit fits[kSubBlocks];
+  float max_scale = 0, max_min = 0;
+  for (int s = 0; s < kSubBlocks; ++s) {
+    fits[s] = fit_sub_block(x + s * kSub);
+    max_scale = std::max(max_scale, fits[s].scale);
+    max_min = std::max(max_min, fits[s].min);
+  }
+  // Super-scales, rounded to fp16 first so the 6-bit factors are chosen
+  // against the values the decoder will see.
+  const uint16_t d_bits = fp32_to_fp16(max_scale / kMaxScale6);
+  const uint16_t dmin_bits = fp32_to_fp16(max_min / kMaxScale6);
+  const float d = fp16_to_fp32(d_bits), dmin = fp16_to_fp32(dmin_bits);
+  uint8_t sc[kSubBlocks], mn[kSubBlocks];
+  for (int s = 0; s < kSubBlocks; ++s) {
+    sc[s] = static_cast<uint8_t>(d > 0 ? clamp_code(fits[s].scale / d, kMaxScale6) : 0);
+    mn[s] = static_cast<uint8_t>(dmin > 0 ? clamp_code(fits[s].min / dmin, kMaxScale6) : 0);
+  }
+  std::memcpy(dst, &d_bits, 2);
+  std::memcpy(dst + 2, &dmin_bits, 2);
+  pack_scales(sc, mn, dst + 4);
+
+  // Codes against the decoded scale and min of each sub-block.
+  uint8_t codes[kQK];
+  for (int s = 0; s < kSubBlocks; ++s) {
+    const float scale = d * static_cast<float>(sc[s]);
+    const float min = dmin * static_cast<float>(mn[s]);
+    for (int i = 0; i < kSub; ++i) {
+      const float v = x[s * kSub + i];
+      codes[s * kSub + i] = static_cast<uint8_t>(scale > 0 ? clamp_code((v + min) / scale, kMaxCode) : 0);
+    }
+  }
+  // Sub-blocks 2p and 2p+1 share 32 bytes: low nibbles, then high nibbles.
+  uint8_t* qs = dst + 16;
+  for (int p = 0; p < kSubBlocks / 2; ++p) {
+    for (int l = 0; l < kSub; ++l) {
+      qs[p * kSub + l] = static_cast<uint8_t>(codes[2 * p * kSub + l] | (codes[(2 * p + 1) * kSub + l] << 4));
+    }
+  }
+}
+
+}  // namespace
+
+void quantize_q4_k(const float* src, uint8_t* dst, int64_t blocks) {
+  for (int64_t b = 0; b < blocks; ++b) quantize_q4_k_block(src + b * kQK, dst + b * 144);
+}
+
+}  // namespace halo::quant_detail

@@ -1,0 +1,187 @@
+// Quantizers: quantize -> dequantize error bounds per type, agreement with the
+// reference's bytes where its algorithm is the simple one, and bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/gguf/gguf.h"
+#include "engine/quant/dequant.h"
+#include "engine/quant/quantize.h"
+#include "tests/fixtures.h"
+
+namespace halo {
+namespace {
+
+std::vector<float> normal_values(size_t n, float stddev, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, stddev);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<float> round_trip(GgmlType type, const std::vector<float>& x) {
+  std::vector<uint8_t> q(*row_bytes(type, x.size()));
+  EXPECT_EQ(quantize_row(type, x.data(), q.data(), static_cast<int64_t>(x.size())), q.size());
+  std::vector<float> y(x.size());
+  dequantize_row(type, q.data(), y.data(), static_cast<int64_t>(x.size()));
+  return y;
+}
+
+// Root mean square error relative to the data's own root mean square.
+double relative_rmse(const std::vector<float>& x, const std::vector<float>& y) {
+  double err = 0, ref = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    err += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
+    ref += double(x[i]) * x[i];
+  }
+  return std::sqrt(err / ref);
+}
+
+TEST(Quantize, F32IsExactAndF16Bf16RoundToTheirPrecision) {
+  const auto x = normal_values(4096, 1.0f, 1);
+  EXPECT_EQ(round_trip(GgmlType::F32, x), x);
+  const auto h = round_trip(GgmlType::F16, x);
+  const auto b = round_trip(GgmlType::BF16, x);
+  for (size_t i = 0; i < x.size(); ++i) {
+    // Normal range: half an ulp of 11 (fp16) or 8 (bf16) significant bits;
+    // the fp16 subnormal range adds an absolute 2^-25.
+    ASSERT_LE(std::fabs(h[i] - x[i]), std::ldexp(std::fabs(x[i]), -11) + std::ldexp(1.0f, -25));
+    ASSERT_LE(std::fabs(b[i] - x[i]), std::ldexp(std::fabs(x[i]), -8));
+  }
+}
+
+TEST(Quantize, Q8_0ErrorStaysWithinHalfAStepPerBlock) {
+  const auto x = normal_values(32 * 256, 0.02f, 2);
+  const auto y = round_trip(GgmlType::Q8_0, x);
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float amax = 0;
+    for (size_t j = b; j < b + 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    // Half a step, plus the fp16 rounding of the scale (2^-11 relative) seen
+    // by codes up to 127.
+    const float step = amax / 127;
+    for (size_t j = b; j < b + 32; ++j) ASSERT_LE(std::fabs(y[j] - x[j]), 0.57f * step) << j;
+  }
+  EXPECT_LT(relative_rmse(x, y), 0.01);
+}
+
+TEST(Quantize, Q4_0ErrorStaysWithinOneStepPerBlock) {
+  const auto x = normal_values(32 * 256, 0.02f, 3);
+  const auto y = round_trip(GgmlType::Q4_0, x);
+  for (size_t b = 0; b < x.size(); b += 32) {
+    float amax = 0;
+    for (size_t j = b; j < b + 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    // The extreme maps to -8 steps; the opposite end can only reach +7.
+    const float step = amax / 8;
+    for (size_t j = b; j < b + 32; ++j) ASSERT_LE(std::fabs(y[j] - x[j]), 1.01f * step) << j;
+  }
+  EXPECT_LT(relative_rmse(x, y), 0.15);
+}
+
+TEST(Quantize, Q4_KRoundTripsWithSmallErrorAndBeatsQ4_0) {
+  const auto x = normal_values(256 * 64, 0.02f, 4);
+  const double q4k = relative_rmse(x, round_trip(GgmlType::Q4_K, x));
+  const double q40 = relative_rmse(x, round_trip(GgmlType::Q4_0, x));
+  EXPECT_LT(q4k, 0.11);
+  EXPECT_LT(q4k, q40);
+}
+
+TEST(Quantize, Q4_KHandlesOneSidedAndZeroSubBlocks) {
+  // An all-positive, an all-negative and an all-zero sub-block among normal ones.
+  std::vector<float> x = normal_values(256, 1.0f, 5);
+  for (int i = 32; i < 64; ++i) x[i] = 3.0f + std::fabs(x[i]);
+  for (int i = 64; i < 96; ++i) x[i] = -3.0f - std::fabs(x[i]);
+  for (int i = 96; i < 128; ++i) x[i] = 0.0f;
+  const auto y = round_trip(GgmlType::Q4_K, x);
+  for (int i = 96; i < 128; ++i) EXPECT_NEAR(y[i], 0.0f, 1e-3f);
+  for (int s = 0; s < 8; ++s) {
+    float lo = 0, hi = 0, err = 0;
+    for (int i = s * 32; i < s * 32 + 32; ++i) {
+      lo = std::min(lo, x[i]);
+      hi = std::max(hi, x[i]);
+      err = std::max(err, std::fabs(y[i] - x[i]));
+    }
+    // One code step of the sub-block's range (which includes 0, since the
+    // format's offset can only be subtracted) covers rounding of the codes
+    // and of the 6-bit scale and min.
+    EXPECT_LE(err, (hi - lo) / 15) << "sub-block " << s;
+  }
+}
+
+TEST(Quantize, Q4_KKeepsTheLargestSubBlockAccurateWhenMagnitudesDiffer) {
+  // One sub-block 1000x larger sets the super-scales: it stays accurate, and
+  // the small ones are at worst flattened, never amplified.
+  std::vector<float> x = normal_values(256, 1.0f, 6);
+  for (int i = 0; i < 32; ++i) x[i] *= 1000.0f;
+  const auto y = round_trip(GgmlType::Q4_K, x);
+  float lo = 0, hi = 0;
+  for (int i = 0; i < 32; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+  }
+  for (int i = 0; i < 32; ++i) EXPECT_LE(std::fabs(y[i] - x[i]), (hi - lo) / 15) << i;
+  for (int i = 32; i < 256; ++i) EXPECT_LE(std::fabs(y[i] - x[i]), std::fabs(x[i]) + 2.0f * (hi - lo) / 15 / 63) << i;
+}
+
+TEST(Quantize, AllZeroBlocksStayZero) {
+  const std::vector<float> zeros(256, 0.0f);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K}) {
+    EXPECT_EQ(round_trip(t, zeros), zeros) << type_info(t).name;
+  }
+}
+
+// The fixture's Q8_0 and Q4_0 tensors were made by the reference's
+// round-to-nearest quantizers; re-quantizing their dequantized values with
+// the same algorithm must reproduce the reference bytes exactly.
+class RequantizeFixture : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(RequantizeFixture, ReproducesTheReferenceBytes) {
+  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const std::string name(type_info(GetParam()).name);
+  const gguf::TensorInfo* q = file->tensor(name + ".q");
+  const gguf::TensorInfo* ref = file->tensor(name + ".ref");
+  ASSERT_TRUE(q && ref);
+  std::vector<float> values(ref->n_elements);
+  std::memcpy(values.data(), ref->data, ref->n_bytes);
+  std::vector<uint8_t> bytes(q->n_bytes);
+  quantize_row(GetParam(), values.data(), bytes.data(), static_cast<int64_t>(values.size()));
+  EXPECT_EQ(std::memcmp(bytes.data(), q->data, q->n_bytes), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(SimpleTypes, RequantizeFixture,
+                         ::testing::Values(GgmlType::Q8_0, GgmlType::Q4_0),
+                         [](const auto& p) { return std::string(type_info(p.param).name); });
+
+TEST(Quantize, RejectsUnsupportedTypesPartialBlocksAndNonFiniteValues) {
+  std::vector<float> x(256, 1.0f);
+  std::vector<uint8_t> out(1024);
+  EXPECT_FALSE(can_quantize(GgmlType::Q6_K));
+  EXPECT_TRUE(can_quantize(GgmlType::Q4_K));
+  auto expect_invalid = [&](GgmlType t, int64_t n, const char* needle) {
+    try {
+      quantize_row(t, x.data(), out.data(), n);
+      ADD_FAILURE() << "expected an error for " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_invalid(GgmlType::Q6_K, 256, "q6_K");
+  expect_invalid(static_cast<GgmlType>(99), 256, "99");
+  expect_invalid(GgmlType::Q8_0, 33, "block size");
+  expect_invalid(GgmlType::Q4_K, 32, "block size");
+  x[17] = std::numeric_limits<float>::quiet_NaN();
+  expect_invalid(GgmlType::Q8_0, 32, "non-finite");
+  x[17] = std::numeric_limits<float>::infinity();
+  expect_invalid(GgmlType::Q4_K, 256, "non-finite");
+}
+
+}  // namespace
+}  // namespace halo
