@@ -1,0 +1,58 @@
+// The vocabulary as the GGUF metadata (tokenizer.ggml.*) describes it, read
+// and validated once; the encoders index it at load.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace halo {
+namespace gguf { class File; }
+
+namespace tok {
+
+// tokenizer.ggml.token_type values (GGUF's numbering).
+enum class TokenAttr : uint8_t {
+  Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+};
+
+enum class VocabKind { Spm, Bpe };
+
+struct Vocab {
+  VocabKind kind = VocabKind::Spm;
+  std::string pre;  // tokenizer.ggml.pre (BPE only; "default" when absent)
+  std::vector<std::string> texts;
+  std::vector<float> scores;     // SentencePiece merge priority (0 when absent)
+  std::vector<TokenAttr> attrs;
+  std::vector<std::pair<std::string, std::string>> merges;  // BPE, by rank
+  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1;  // -1: none
+  bool add_bos = false;
+  bool add_eos = false;
+  bool add_space_prefix = true;  // SentencePiece: prepend " " to the text
+};
+
+// Reads tokenizer.ggml.* from a GGUF file. Throws halo::Error(BadModel)
+// naming the key when metadata is missing, of the wrong type or inconsistent.
+Vocab read_vocab(const gguf::File& file);
+
+// Pre-tokenizer names this build knows, for error messages and defaults.
+bool is_llama3_pre(std::string_view pre);
+
+// Text → id lookup; views point into Vocab::texts, which must outlive it.
+// A text that occurs twice maps to its last id, as in the reference.
+class TokenIndex {
+ public:
+  explicit TokenIndex(const Vocab& vocab);
+  int32_t find(std::string_view text) const {
+    auto it = by_text_.find(text);
+    return it == by_text_.end() ? -1 : it->second;
+  }
+
+ private:
+  std::unordered_map<std::string_view, int32_t> by_text_;
+};
+
+}  // namespace tok
+}  // namespace halo
