@@ -1,0 +1,145 @@
+#include "daemon/bus_model.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "daemon/errors.h"
+#include "daemon/log.h"
+#include "daemon/polkit.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace halod {
+
+BusModel::BusModel(sdbus::IConnection& bus, BusManager& owner, uint64_t model_id)
+    : AdaptorInterfaces(bus, BusManager::model_path(model_id)), owner_(owner), model_id_(model_id) {
+  registerAdaptor();
+}
+
+BusModel::~BusModel() { unregisterAdaptor(); }
+
+ResidentModel& BusModel::model() {
+  ResidentModel* m = owner_.manager().find(model_id_);
+  if (!m) errors::fail(errors::kNotFound, "The model at " + getObjectPath() + " has been unloaded");
+  return *m;
+}
+
+ResidentModel& BusModel::loaded_model() {
+  ResidentModel& m = model();
+  if (m.state == ModelState::Loading || !m.model)
+    errors::fail(errors::kBusy, "'" + m.name + "' is still loading; try again when its State is ready");
+  return m;
+}
+
+std::string BusModel::sender() const { return getObject().getCurrentlyProcessedMessage()->getSender(); }
+
+std::string BusModel::State() { return std::string(model_state_name(model().state)); }
+
+void BusModel::Unload() {
+  errors::guarded([&] {
+    ResidentModel& m = model();
+    owner_.auth().check(sender(), "org.halod.unload");
+    owner_.manager().unload(m.id, "unloaded by " + sender());
+  });
+}
+
+uint64_t BusModel::SwitchBackend(const std::string& backend) {
+  return errors::guarded([&] {
+    if (backend != "cpu" && backend != "vulkan" && backend != "rocm")
+      errors::fail(errors::kInvalidArgument, "Backend must be cpu, vulkan or rocm; got '" + backend + "'");
+    ResidentModel& m = loaded_model();
+    owner_.auth().check(sender(), "org.halod.configure");
+    return owner_.manager().switch_backend(m.id, backend);
+  });
+}
+
+std::vector<uint32_t> BusModel::Tokenize(const std::string& text) {
+  return errors::guarded([&] {
+    ResidentModel& m = loaded_model();
+    if (text.size() > owner_.manager().settings().max_prompt_bytes)
+      errors::fail(errors::kInvalidArgument, "The text is longer than the configured max_prompt_bytes");
+    if (!is_valid_utf8(text)) errors::fail(errors::kInvalidArgument, "The text is not valid UTF-8");
+    const halo::Tokenizer& tok = m.model->tokenizer();
+    auto ids = tok.encode(text, tok.add_bos_default(), true);
+    return std::vector<uint32_t>(ids.begin(), ids.end());
+  });
+}
+
+std::string BusModel::Detokenize(const std::vector<uint32_t>& tokens) {
+  return errors::guarded([&] {
+    ResidentModel& m = loaded_model();
+    const halo::Tokenizer& tok = m.model->tokenizer();
+    halo::Detokenizer detok(tok);
+    std::string text;
+    for (uint32_t id : tokens) {
+      if (id >= tok.n_vocab())
+        errors::fail(errors::kInvalidArgument, "Token " + std::to_string(id) + " is outside the vocabulary (" +
+                                                   std::to_string(tok.n_vocab()) + " tokens)");
+      text += detok.push(static_cast<int32_t>(id));
+    }
+    // flush() turns a trailing partial character into U+FFFD: D-Bus strings
+    // must be valid UTF-8.
+    return text + detok.flush();
+  });
+}
+
+RequestPtr BusModel::make_request(ResidentModel& m, const std::string& prompt, const VariantMap& options) {
+  const ManagerSettings& settings = owner_.manager().settings();
+  if (prompt.empty()) errors::fail(errors::kInvalidArgument, "The prompt is empty");
+  if (prompt.size() > settings.max_prompt_bytes)
+    errors::fail(errors::kInvalidArgument, "The prompt is " + std::to_string(prompt.size()) +
+                                               " bytes; the limit (max_prompt_bytes) is " +
+                                               std::to_string(settings.max_prompt_bytes));
+  if (!is_valid_utf8(prompt)) errors::fail(errors::kInvalidArgument, "The prompt is not valid UTF-8");
+  auto request = std::make_shared<Request>();
+  request->params = parse_generate_options(options, settings.generate);
+  // Checked here so the caller hears about it now, not in the stream.
+  const halo::Tokenizer& tok = m.model->tokenizer();
+  size_t n_prompt = tok.encode(prompt, request->params.add_bos && tok.add_bos_default(), true).size();
+  if (n_prompt + 1 > m.n_ctx)
+    errors::fail(errors::kInvalidArgument, "The prompt is " + std::to_string(n_prompt) +
+                                               " tokens; the model's context holds " + std::to_string(m.n_ctx) +
+                                               " with room for the answer; shorten it or load the model "
+                                               "with a larger context_length");
+  request->id = owner_.next_request_id();
+  request->sender = sender();
+  request->prompt = prompt;
+  return request;
+}
+
+std::tuple<sdbus::ObjectPath, sdbus::UnixFd> BusModel::Generate(const std::string& prompt,
+                                                                const VariantMap& options) {
+  return errors::guarded([&] {
+    ResidentModel& m = loaded_model();
+    RequestPtr request = make_request(m, prompt, options);
+    owner_.auth().check(request->sender, "org.halod.generate");
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+      errors::fail(errors::kFailed, std::string("Cannot create the stream: ") + std::strerror(errno));
+    sdbus::UnixFd read_end(fds[0], sdbus::adopt_fd);
+    request->stream_fd = fds[1];  // the request owns and closes the write end
+    owner_.manager().submit(m, request);
+    std::string path = owner_.export_request(request);
+    log_debug("Generate queued for " + request->sender, {.model = m.name, .request = std::to_string(request->id)});
+    return std::make_tuple(sdbus::ObjectPath(path), std::move(read_end));
+  });
+}
+
+void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap options) {
+  try {
+    errors::guarded([&] {
+      ResidentModel& m = loaded_model();
+      RequestPtr request = make_request(m, prompt, options);
+      owner_.auth().check(request->sender, "org.halod.generate");
+      request->collect_text = true;
+      owner_.manager().submit(m, request);
+      owner_.await_text(request, std::move(result));  // answered when the request finishes
+    });
+  } catch (const sdbus::Error& e) {
+    result.returnError(e);
+  }
+}
+
+}  // namespace halod

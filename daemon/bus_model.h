@@ -1,0 +1,55 @@
+// org.halod.Halod1.Model: the bus object of one resident model, at
+// /org/halod/Halod1/model/<id>. It looks its model up by id on every call, so
+// a call that races with an unload gets NotFound instead of a dangling model.
+#pragma once
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "Model-adaptor.h"
+#include "daemon/bus_manager.h"
+
+namespace halod {
+
+class BusModel final
+    : public sdbus::AdaptorInterfaces<org::halod::Halod1::Model_adaptor, sdbus::Properties_adaptor,
+                                      sdbus::ManagedObject_adaptor> {
+ public:
+  BusModel(sdbus::IConnection& bus, BusManager& owner, uint64_t model_id);
+  ~BusModel();
+  BusModel(const BusModel&) = delete;
+  BusModel& operator=(const BusModel&) = delete;
+
+ private:
+  void Unload() override;
+  uint64_t SwitchBackend(const std::string& backend) override;
+  std::vector<uint32_t> Tokenize(const std::string& text) override;
+  std::string Detokenize(const std::vector<uint32_t>& tokens) override;
+  std::tuple<sdbus::ObjectPath, sdbus::UnixFd> Generate(const std::string& prompt, const VariantMap& options) override;
+  void GenerateText(TextResult&& result, std::string prompt, VariantMap options) override;
+
+  std::string Name() override { return model().name; }
+  std::string Path() override { return model().path; }
+  std::string Architecture() override { return model().architecture; }
+  std::string Quantization() override { return model().quantization; }
+  uint64_t Parameters() override { return model().n_params; }
+  uint64_t SizeBytes() override { return model().size_bytes; }
+  std::string Backend() override { return model().backend_name; }
+  std::string State() override;
+  uint32_t ContextLength() override { return model().n_ctx; }
+  int32_t KeepAlive() override { return model().keep_alive; }
+  uint64_t LastUsed() override { return model().last_used_us; }
+  double LoadProgress() override { return model().load_progress; }
+  bool Pinned() override { return model().pinned; }
+
+  // The model, or NotFound when it was unloaded.
+  ResidentModel& model();
+  // The model once loaded (Busy while loading).
+  ResidentModel& loaded_model();
+  std::string sender() const;
+  // Checks the prompt and options and builds a request (not yet queued).
+  RequestPtr make_request(ResidentModel& m, const std::string& prompt, const VariantMap& options);
+
+  BusManager& owner_;
+  const uint64_t model_id_;
+};
+
+}  // namespace halod
