@@ -1,0 +1,41 @@
+// Decoders for the 32-element block types Q4_0 and Q8_0.
+//   Q4_0 block (18 bytes): f16 d, 16 bytes of nibbles; element j < 16 is the
+//        low nibble of byte j, element j + 16 its high nibble; x = (q - 8) * d.
+//   Q8_0 block (34 bytes): f16 d, 32 int8 q; x = q * d.
+#include "engine/backends/cpu/kernels.h"
+#include "engine/backends/cpu/simd.h"
+
+namespace halo::cpu {
+
+void decode_q4_0(const uint8_t* src, float* dst, int64_t n) {
+#if HALO_CPU_AVX512
+  const __m512i low_mask = _mm512_set1_epi32(0x0f);
+  const __m512i eight = _mm512_set1_epi32(8);
+  for (int64_t b = 0; b < n / 32; ++b, src += 18, dst += 32) {
+    __m512 d = _mm512_set1_ps(load_half(src));
+    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2)));
+    __m512i lo = _mm512_sub_epi32(_mm512_and_si512(q, low_mask), eight);
+    __m512i hi = _mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight);
+    _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), d));
+    _mm512_storeu_ps(dst + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), d));
+  }
+#else
+  dequantize_row(GgmlType::Q4_0, src, dst, n);
+#endif
+}
+
+void decode_q8_0(const uint8_t* src, float* dst, int64_t n) {
+#if HALO_CPU_AVX512
+  for (int64_t b = 0; b < n / 32; ++b, src += 34, dst += 32) {
+    __m512 d = _mm512_set1_ps(load_half(src));
+    __m512i q0 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2)));
+    __m512i q1 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 18)));
+    _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(q0), d));
+    _mm512_storeu_ps(dst + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(q1), d));
+  }
+#else
+  dequantize_row(GgmlType::Q8_0, src, dst, n);
+#endif
+}
+
+}  // namespace halo::cpu
