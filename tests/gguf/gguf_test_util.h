@@ -56,10 +56,9 @@ T peek(const std::vector<uint8_t>& bytes, size_t at) {
 // Offset just past a length-prefixed string equal to text (a key or tensor
 // name), i.e. where its value or tensor info starts; 0 when absent.
 inline size_t after_string(const std::vector<uint8_t>& bytes, std::string_view text) {
-  std::vector<uint8_t> needle(8 + text.size());
   const uint64_t len = text.size();
-  std::memcpy(needle.data(), &len, 8);
-  std::memcpy(needle.data() + 8, text.data(), text.size());
+  std::string needle(reinterpret_cast<const char*>(&len), 8);
+  needle.append(text);
   auto it = std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end());
   return it == bytes.end() ? 0 : static_cast<size_t>(it - bytes.begin()) + needle.size();
 }
