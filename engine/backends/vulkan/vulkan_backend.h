@@ -1,6 +1,7 @@
 // The Vulkan compute backend: every engine op as a GLSL compute shader
 // (engine/backends/vulkan/shaders), weights in a Vulkan resident pool.
 #pragma once
+#include <cstdint>
 #include <memory>
 
 #include "engine/backend/backend.h"
@@ -11,5 +12,19 @@ namespace halo {
 // before CPU implementations; HALO_VULKAN_DEVICE=<index or name substring>
 // picks one). Throws halo::Error(Device) when no usable device exists.
 std::unique_ptr<Backend> make_vulkan_backend();
+// The same with the pool's budget in bytes (the daemon passes its TTM/GTT
+// budget); 0 means HALO_POOL_BUDGET or 90% of the pool's memory heap.
+// Models loaded into pool() must be destroyed before the backend.
+std::unique_ptr<Backend> make_vulkan_backend(uint64_t pool_budget);
+
+// Measured streaming-read bandwidth of a Vulkan backend's device in bytes
+// per second: a read-only shader over `bytes` of device memory, best of
+// `reps` timed passes (halo-bench prints it beside generation bandwidth).
+// Throws halo::Error(InvalidArgument) if backend is not a Vulkan backend.
+double vulkan_read_bandwidth(Backend& backend, uint64_t bytes = 1ull << 30, int reps = 5);
+
+// Test hook: the next wait on this backend's device reports
+// VK_ERROR_DEVICE_LOST, as a hung or reset GPU would.
+void vulkan_simulate_device_lost(Backend& backend);
 
 }  // namespace halo

@@ -1,0 +1,10 @@
+// IQ4_NL: {f16 d; u8 qs[16]}, Q4_0's layout with code-book values.
+#include "iq4_values.glsl"
+#define QK 32u
+#define BLOCK_BYTES 18u
+vec4 dequant4(uint64_t base, uint b, uint j) {
+  float d = rd_f16(base, b);
+  uint q = rd_u32(base, b + 2u + (j & 15u));
+  q = (j >= 16u ? q >> 4 : q) & 0x0F0F0F0Fu;
+  return iq4_lookup(q) * d;
+}

@@ -1,0 +1,133 @@
+// Push-constant structs shared by the C++ host code and the GLSL kernels.
+// Included by C++ (vk_ops.h) and by each .comp after it defines the PUSH_*
+// name of its struct. Buffers are passed as device addresses
+// (VK_KHR_buffer_device_address), so no kernel has descriptor sets.
+// Every struct stays within the 128 bytes Vulkan guarantees.
+#ifndef HALO_VK_PUSH_H
+#define HALO_VK_PUSH_H
+
+#ifdef __cplusplus
+#include <cstdint>
+namespace halo::vk {
+using uint = uint32_t;
+#define HALO_PUSH(name) struct name
+#define HALO_PUSH_END(name) ;
+#else
+#define HALO_PUSH(name) layout(push_constant) uniform name
+#define HALO_PUSH_END(name) pc;
+#endif
+
+#define PUSH_FLAG_ACCUMULATE 1u  // y += W x instead of y = W x
+
+// y[t][r] = sum_k W[r][k] * x[t][k] (+ bias[r]) (+ y[t][r] when accumulating)
+// W: nrows rows of ncols elements, row_bytes apart; x: ntok x ncols f32;
+// y: ntok x nrows f32.
+#if defined(__cplusplus) || defined(PUSH_MATMUL)
+HALO_PUSH(MatmulPush) {
+  uint64_t weight;
+  uint64_t x;
+  uint64_t y;
+  uint64_t bias;  // 0: none; else nrows f32
+  uint ncols;
+  uint nrows;
+  uint row_bytes;
+  uint ntok;
+  uint flags;
+} HALO_PUSH_END(MatmulPush)
+#endif
+
+// out[t][k] = dequant(W[ids[t]][k]): embedding lookup (get_rows).
+#if defined(__cplusplus) || defined(PUSH_GET_ROWS)
+HALO_PUSH(GetRowsPush) {
+  uint64_t weight;
+  uint64_t ids;  // ntok int32
+  uint64_t dst;  // ntok x ncols f32
+  uint ncols;
+  uint row_bytes;
+  uint ntok;
+  uint nrows;  // ids outside [0, nrows) give zeros (the host checks them first)
+} HALO_PUSH_END(GetRowsPush)
+#endif
+
+// y[r][i] = x[r][i] / rms(x[r]) * w[i]: one workgroup per row of ncols.
+#if defined(__cplusplus) || defined(PUSH_RMS_NORM)
+HALO_PUSH(RmsNormPush) {
+  uint64_t x;
+  uint64_t y;
+  uint64_t w;  // ncols f32
+  uint ncols;
+  uint nrows;
+  float eps;
+} HALO_PUSH_END(RmsNormPush)
+#endif
+
+// Rotates pairs of x (ntok x nheads x head_dim f32) in place by the angles of
+// table (n_ctx x rope_dim/2 of (cos, sin)) at positions pos0 + t.
+#if defined(__cplusplus) || defined(PUSH_ROPE)
+HALO_PUSH(RopePush) {
+  uint64_t x;
+  uint64_t table;
+  uint ntok;
+  uint nheads;
+  uint head_dim;
+  uint rope_dim;
+  uint pos0;
+  uint neox;  // 1: pairs (i, i + rope_dim/2); 0: pairs (2i, 2i+1)
+} HALO_PUSH_END(RopePush)
+#endif
+
+// Writes K and V rows (ntok x kv_dim f32) into the f16 caches at rows pos0.. .
+#if defined(__cplusplus) || defined(PUSH_KV_STORE)
+HALO_PUSH(KvStorePush) {
+  uint64_t k;
+  uint64_t v;
+  uint64_t k_cache;  // n_ctx x kv_dim f16, two per 32-bit word
+  uint64_t v_cache;
+  uint ntok;
+  uint kv_dim;
+  uint pos0;
+} HALO_PUSH_END(KvStorePush)
+#endif
+
+// out[t][h] = softmax(q[t][h] . K[0..pos0+t] * scale) V: causal attention of
+// each query over the f16 cache, one workgroup per (token, head).
+#if defined(__cplusplus) || defined(PUSH_ATTENTION)
+HALO_PUSH(AttentionPush) {
+  uint64_t q;        // ntok x n_head x head_dim f32
+  uint64_t k_cache;  // n_ctx x n_head_kv x head_dim f16
+  uint64_t v_cache;
+  uint64_t dst;      // ntok x n_head x head_dim f32
+  uint ntok;
+  uint n_head;
+  uint n_head_kv;
+  uint head_dim;
+  uint pos0;
+  float scale;
+} HALO_PUSH_END(AttentionPush)
+#endif
+
+// Elementwise: SwiGLU out = silu(a) * b, or add out = a + b.
+#if defined(__cplusplus) || defined(PUSH_ELEMENTWISE)
+HALO_PUSH(ElementwisePush) {
+  uint64_t a;
+  uint64_t b;
+  uint64_t dst;
+  uint n;
+} HALO_PUSH_END(ElementwisePush)
+#endif
+
+// Streaming read of n 16-byte words, for the device's read bandwidth.
+#if defined(__cplusplus) || defined(PUSH_READ_BW)
+HALO_PUSH(ReadBandwidthPush) {
+  uint64_t src;
+  uint64_t dst;  // one word per workgroup, so the reads are not optimised away
+  uint n_vec4;
+} HALO_PUSH_END(ReadBandwidthPush)
+#endif
+
+#ifdef __cplusplus
+}  // namespace halo::vk
+#endif
+#undef HALO_PUSH
+#undef HALO_PUSH_END
+#endif

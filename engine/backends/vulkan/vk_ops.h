@@ -1,0 +1,59 @@
+// Records the engine's kernels into a command stream. Every operand is a
+// device address (see shaders/push.h for each kernel's contract); callers
+// put compute_barrier() between dispatches where data flows.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/backends/vulkan/shaders/push.h"
+#include "engine/backends/vulkan/vk_context.h"
+#include "engine/backends/vulkan/vk_shaders.h"
+#include "engine/quant/types.h"
+
+namespace halo::vk {
+
+// A weight matrix in device memory: nrows rows of ncols elements.
+struct WeightView {
+  GgmlType type = GgmlType::F32;
+  uint64_t address = 0;
+  uint32_t ncols = 0;
+  uint32_t nrows = 0;
+  uint32_t row_bytes = 0;
+};
+
+// Whether the kernels read this type (and the row length fits them).
+bool kernels_support(GgmlType type);
+// Throws halo::Error(BadModel) naming the tensor when the kernels cannot use it.
+void check_weight(const WeightView& w, const std::string& name);
+
+class Ops {
+ public:
+  Ops(Context& ctx, Pipelines& pipelines) : ctx_(ctx), pipelines_(pipelines) {}
+
+  // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
+  void matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
+              uint64_t bias = 0, bool accumulate = false);
+  // out (ntok x ncols) = rows ids[0..ntok) of W, dequantized.
+  void get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok);
+  void rms_norm(VkCommandBuffer cmd, uint64_t x, uint64_t y, uint64_t w, uint32_t ncols, uint32_t nrows,
+                float eps);
+  void rope(VkCommandBuffer cmd, const RopePush& p);
+  void kv_store(VkCommandBuffer cmd, const KvStorePush& p);
+  void attention(VkCommandBuffer cmd, const AttentionPush& p);
+  void swiglu(VkCommandBuffer cmd, uint64_t gate, uint64_t up, uint64_t out, uint32_t n);
+  void add(VkCommandBuffer cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t n);
+  void read_bandwidth(VkCommandBuffer cmd, uint64_t src, uint64_t out, uint32_t n_vec4, uint32_t groups);
+
+  // Tokens up to which matmul uses the matrix-vector kernel.
+  static constexpr uint32_t kMatvecMaxTokens = 8;
+
+ private:
+  template <typename Push>
+  void dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& push, uint64_t groups_x,
+                uint32_t groups_y = 1);
+
+  Context& ctx_;
+  Pipelines& pipelines_;
+};
+
+}  // namespace halo::vk

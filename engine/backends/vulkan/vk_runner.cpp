@@ -1,0 +1,233 @@
+#include "engine/backends/vulkan/vk_runner.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/error.h"
+#include "engine/quant/dequant.h"
+
+namespace halo::vk {
+namespace {
+
+constexpr uint32_t kMaxBatch = 512;      // tokens recorded into one command buffer
+constexpr uint32_t kMaxLogitRows = 64;   // tokens per batch when every position's logits are wanted
+constexpr uint64_t kNone = ~uint64_t{0};
+
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+// Readable bytes of a tensor: its host view, else the GGUF mapping (weights
+// in a device-only pool have no host view).
+const uint8_t* tensor_bytes(const Model& model, const Tensor& t) {
+  if (t.host) return t.host;
+  const gguf::TensorInfo* info = model.gguf().tensor(t.name);
+  if (!info || !info->data) throw Error(ErrorKind::BadModel, "tensor " + t.name + " has no readable data");
+  return info->data;
+}
+
+}  // namespace
+
+VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelines> pipelines, VulkanPool& pool,
+                           const Model& model, const RunnerOptions& opts)
+    : ctx_(std::move(ctx)), pipelines_(std::move(pipelines)), ops_(*ctx_, *pipelines_), stream_(*ctx_),
+      model_(model), hp_(model.hparams()) {
+  n_ctx_ = opts.n_ctx ? opts.n_ctx : std::min<uint32_t>(hp_.n_ctx_train ? hp_.n_ctx_train : 4096, 4096);
+  q_dim_ = hp_.n_head * hp_.head_dim;
+  kv_dim_ = hp_.n_head_kv * hp_.head_dim;
+  if (hp_.head_dim % 2 || hp_.head_dim > 256 || hp_.rope_dim > hp_.head_dim || hp_.rope_dim % 2 ||
+      hp_.n_head_kv == 0 || hp_.n_head % hp_.n_head_kv)
+    throw Error(ErrorKind::BadModel, "Vulkan backend: unsupported head shape (head_dim " +
+                                         std::to_string(hp_.head_dim) + ", rope_dim " + std::to_string(hp_.rope_dim) +
+                                         ", heads " + std::to_string(hp_.n_head) + "/" + std::to_string(hp_.n_head_kv) + ")");
+  bind_weights(pool);
+  build_rope_table();
+  allocate_buffers();
+}
+
+VulkanRunner::~VulkanRunner() = default;
+
+uint64_t VulkanRunner::memory_bytes() const {
+  return small_.size() + kv_.size() + act_.size() + ids_.size() + logits_.size() + rope_.size() +
+         (uploaded_ ? uploaded_->size() : 0);
+}
+
+void VulkanRunner::bind_weights(VulkanPool& pool) {
+  const Weights& w = model_.weights();
+  const PoolAllocation* alloc = model_.allocation();
+  if (alloc && &alloc->pool() == &pool) {
+    weights_base_ = pool.device_address(*alloc);  // loaded straight into this pool: use in place
+  } else {
+    // Copy each matrix into one allocation of this pool (halo-run without a
+    // pool, or a model that lives in another backend's pool).
+    std::vector<const Tensor*> mats = {w.tok_embd, w.output};
+    for (const auto& l : w.layers)
+      for (const Tensor* t : {l.wq, l.wk, l.wv, l.wo, l.ffn_gate, l.ffn_up, l.ffn_down}) mats.push_back(t);
+    uint64_t total = 0;
+    for (const Tensor* t : mats)
+      if (!upload_offsets_.count(t)) upload_offsets_[t] = total, total = align_up(total + t->n_bytes, 256);
+    uploaded_ = pool.allocate(total, model_.name() + " weights");
+    for (const auto& [t, off] : upload_offsets_) pool.write(*uploaded_, off, tensor_bytes(model_, *t), t->n_bytes);
+    weights_base_ = pool.device_address(*uploaded_);
+  }
+
+  tok_embd_ = view(w.tok_embd);
+  output_ = view(w.output);
+  if (tok_embd_.ncols != hp_.n_embd || output_.ncols != hp_.n_embd)
+    throw Error(ErrorKind::BadModel, "Vulkan backend: embedding or output rows are not n_embd wide");
+  output_norm_ = small_vector(w.output_norm, hp_.n_embd);
+  for (const auto& l : w.layers) {
+    Layer L;
+    L.wq = view(l.wq), L.wk = view(l.wk), L.wv = view(l.wv), L.wo = view(l.wo);
+    L.gate = view(l.ffn_gate), L.up = view(l.ffn_up), L.down = view(l.ffn_down);
+    L.attn_norm = small_vector(l.attn_norm, hp_.n_embd);
+    L.ffn_norm = small_vector(l.ffn_norm, hp_.n_embd);
+    L.bq = l.bq ? small_vector(l.bq, q_dim_) : kNone;
+    L.bk = l.bk ? small_vector(l.bk, kv_dim_) : kNone;
+    L.bv = l.bv ? small_vector(l.bv, kv_dim_) : kNone;
+    L.q_norm = l.q_norm ? small_vector(l.q_norm, hp_.head_dim) : kNone;
+    L.k_norm = l.k_norm ? small_vector(l.k_norm, hp_.head_dim) : kNone;
+    layers_.push_back(L);
+  }
+  // Norms and biases: one small host-visible buffer of f32.
+  small_ = Buffer(*ctx_, small_host_.size() * sizeof(float), MemoryUse::Upload, "norm weights");
+  std::memcpy(small_.host(), small_host_.data(), small_host_.size() * sizeof(float));
+  auto fix = [&](uint64_t& off) { off = off == kNone ? 0 : small_.address() + off; };
+  fix(output_norm_);
+  for (auto& L : layers_)
+    for (uint64_t* p : {&L.attn_norm, &L.ffn_norm, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm}) fix(*p);
+}
+
+WeightView VulkanRunner::view(const Tensor* t) {
+  WeightView v;
+  v.type = t->type;
+  v.ncols = static_cast<uint32_t>(t->ne[0]);
+  v.nrows = static_cast<uint32_t>(t->ne[1] * t->ne[2] * t->ne[3]);
+  auto rb = row_bytes(t->type, t->ne[0]);
+  if (!rb || t->n_bytes > 0xFFFFFFFFull)
+    throw Error(ErrorKind::BadModel, "Vulkan backend: tensor " + t->name + " is too large for its kernels");
+  v.row_bytes = static_cast<uint32_t>(*rb);
+  v.address = uploaded_ ? weights_base_ + upload_offsets_.at(t) : weights_base_ + t->offset;
+  check_weight(v, t->name);
+  return v;
+}
+
+uint64_t VulkanRunner::small_vector(const Tensor* t, uint32_t expect) {
+  uint64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+  if (n != expect)
+    throw Error(ErrorKind::BadModel, "tensor " + t->name + " has " + std::to_string(n) + " elements, expected " +
+                                         std::to_string(expect));
+  uint64_t off = small_host_.size() * sizeof(float);
+  small_host_.resize(small_host_.size() + align_up(n, 16));
+  dequantize_row(t->type, tensor_bytes(model_, *t), small_host_.data() + off / sizeof(float), static_cast<int64_t>(n));
+  return off;
+}
+
+void VulkanRunner::build_rope_table() {
+  // (cos, sin) of pos * base^(-2i/rope_dim), in double so every position is exact to f32.
+  uint32_t half = hp_.rope_dim / 2;
+  std::vector<float> table(uint64_t{n_ctx_} * half * 2);
+  for (uint32_t i = 0; i < half; ++i) {
+    double freq = std::pow(static_cast<double>(hp_.rope_base), -2.0 * i / hp_.rope_dim);
+    for (uint32_t pos = 0; pos < n_ctx_; ++pos) {
+      double a = pos * freq;
+      table[(uint64_t{pos} * half + i) * 2] = static_cast<float>(std::cos(a));
+      table[(uint64_t{pos} * half + i) * 2 + 1] = static_cast<float>(std::sin(a));
+    }
+  }
+  rope_ = Buffer(*ctx_, table.size() * sizeof(float), MemoryUse::Upload, "rope table");
+  std::memcpy(rope_.host(), table.data(), table.size() * sizeof(float));
+}
+
+void VulkanRunner::allocate_buffers() {
+  uint64_t kv_bytes = uint64_t{hp_.n_layer} * 2 * n_ctx_ * kv_dim_ * 2;  // f16
+  kv_ = Buffer(*ctx_, kv_bytes, MemoryUse::Device, "KV cache");
+  uint64_t B = kMaxBatch, off = 0;
+  auto take = [&](uint64_t floats) { uint64_t o = off; off = align_up(off + floats * 4, 256); return o; };
+  uint64_t x = take(B * hp_.n_embd), h = take(B * hp_.n_embd), q = take(B * q_dim_), k = take(B * kv_dim_),
+           v = take(B * kv_dim_), attn = take(B * q_dim_), gate = take(B * hp_.n_ff), up = take(B * hp_.n_ff);
+  act_ = Buffer(*ctx_, off, MemoryUse::Device, "activations");
+  uint64_t a = act_.address();
+  s_ = {a + x, a + h, a + q, a + k, a + v, a + attn, a + gate, a + up};
+  ids_ = Buffer(*ctx_, B * sizeof(int32_t), MemoryUse::Upload, "token ids");
+  logits_ = Buffer(*ctx_, uint64_t{kMaxLogitRows} * hp_.n_vocab * sizeof(float), MemoryUse::Readback, "logits");
+}
+
+void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok, uint32_t pos0) {
+  const Layer& L = layers_[li];
+  uint64_t layer_kv = uint64_t{li} * 2 * n_ctx_ * kv_dim_ * 2;
+  uint64_t k_cache = kv_.address() + layer_kv, v_cache = k_cache + uint64_t{n_ctx_} * kv_dim_ * 2;
+
+  ops_.rms_norm(cmd, s_.x, s_.h, L.attn_norm, hp_.n_embd, ntok, hp_.rms_eps);
+  stream_.compute_barrier();
+  ops_.matmul(cmd, L.wq, s_.h, s_.q, ntok, L.bq);
+  ops_.matmul(cmd, L.wk, s_.h, s_.k, ntok, L.bk);
+  ops_.matmul(cmd, L.wv, s_.h, s_.v, ntok, L.bv);
+  stream_.compute_barrier();
+  if (L.q_norm) {
+    ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, hp_.rms_eps);
+    ops_.rms_norm(cmd, s_.k, s_.k, L.k_norm, hp_.head_dim, ntok * hp_.n_head_kv, hp_.rms_eps);
+    stream_.compute_barrier();
+  }
+  uint32_t neox = hp_.rope_layout == RopeLayout::NeoX ? 1u : 0u;
+  ops_.rope(cmd, RopePush{s_.q, rope_.address(), ntok, hp_.n_head, hp_.head_dim, hp_.rope_dim, pos0, neox});
+  ops_.rope(cmd, RopePush{s_.k, rope_.address(), ntok, hp_.n_head_kv, hp_.head_dim, hp_.rope_dim, pos0, neox});
+  stream_.compute_barrier();
+  ops_.kv_store(cmd, KvStorePush{s_.k, s_.v, k_cache, v_cache, ntok, kv_dim_, pos0});
+  stream_.compute_barrier();
+  float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
+  ops_.attention(cmd, AttentionPush{s_.q, k_cache, v_cache, s_.attn, ntok, hp_.n_head, hp_.n_head_kv,
+                                    hp_.head_dim, pos0, scale});
+  stream_.compute_barrier();
+  ops_.matmul(cmd, L.wo, s_.attn, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
+  stream_.compute_barrier();
+  ops_.rms_norm(cmd, s_.x, s_.h, L.ffn_norm, hp_.n_embd, ntok, hp_.rms_eps);
+  stream_.compute_barrier();
+  ops_.matmul(cmd, L.gate, s_.h, s_.gate, ntok);
+  ops_.matmul(cmd, L.up, s_.h, s_.up, ntok);
+  stream_.compute_barrier();
+  ops_.swiglu(cmd, s_.gate, s_.up, s_.gate, ntok * hp_.n_ff);
+  stream_.compute_barrier();
+  ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
+  stream_.compute_barrier();
+}
+
+void VulkanRunner::record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos0, uint32_t first_logit_row,
+                                uint32_t n_logit_rows) {
+  ops_.get_rows(cmd, tok_embd_, ids_.address(), s_.x, ntok);
+  stream_.compute_barrier();
+  for (uint32_t li = 0; li < layers_.size(); ++li) record_layer(cmd, li, ntok, pos0);
+  if (n_logit_rows == 0) return;
+  uint64_t x_rows = s_.x + uint64_t{first_logit_row} * hp_.n_embd * 4;
+  ops_.rms_norm(cmd, x_rows, s_.h, output_norm_, hp_.n_embd, n_logit_rows, hp_.rms_eps);
+  stream_.compute_barrier();
+  ops_.matmul(cmd, output_, s_.h, logits_.address(), n_logit_rows);
+}
+
+void VulkanRunner::eval(std::span<const int32_t> tokens, uint32_t n_past, bool all_logits,
+                        std::vector<float>& logits) {
+  if (tokens.empty()) throw Error(ErrorKind::InvalidArgument, "eval needs at least one token");
+  if (n_past > n_ctx_ || tokens.size() > n_ctx_ - n_past)
+    throw Error(ErrorKind::InvalidArgument, "context full: " + std::to_string(n_past) + " + " +
+                                                std::to_string(tokens.size()) + " tokens exceed n_ctx " +
+                                                std::to_string(n_ctx_));
+  for (int32_t id : tokens)
+    if (id < 0 || static_cast<uint32_t>(id) >= hp_.n_vocab)
+      throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(id) + " is outside the vocabulary of " +
+                                                  std::to_string(hp_.n_vocab));
+  const uint64_t n = tokens.size(), vocab = hp_.n_vocab;
+  logits.resize(all_logits ? n * vocab : vocab);
+  const uint32_t step = all_logits ? kMaxLogitRows : kMaxBatch;
+  for (uint64_t start = 0; start < n; start += step) {
+    uint32_t m = static_cast<uint32_t>(std::min<uint64_t>(step, n - start));
+    bool last = start + m == n;
+    std::memcpy(ids_.host(), tokens.data() + start, m * sizeof(int32_t));
+    VkCommandBuffer cmd = stream_.begin();
+    uint32_t first_row = all_logits ? 0 : m - 1, rows = all_logits ? m : (last ? 1 : 0);
+    record_batch(cmd, m, n_past + static_cast<uint32_t>(start), first_row, rows);
+    stream_.submit_and_wait();
+    const float* out = static_cast<const float*>(logits_.host());
+    if (all_logits) std::memcpy(logits.data() + start * vocab, out, uint64_t{m} * vocab * sizeof(float));
+    else if (last) std::memcpy(logits.data(), out, vocab * sizeof(float));
+  }
+}
+
+}  // namespace halo::vk

@@ -1,0 +1,67 @@
+// A model bound to the Vulkan device: its weights (in the pool), f16 KV
+// cache, scratch activations, and the forward pass recorded per batch.
+#pragma once
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/backend/backend.h"
+#include "engine/backends/vulkan/vk_ops.h"
+#include "engine/backends/vulkan/vk_pool.h"
+#include "engine/model/model.h"
+
+namespace halo::vk {
+
+class VulkanRunner final : public Runner {
+ public:
+  // ctx is shared so the device outlives every runner on it.
+  VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelines> pipelines, VulkanPool& pool,
+               const Model& model, const RunnerOptions& opts);
+  ~VulkanRunner() override;
+
+  void eval(std::span<const int32_t> tokens, uint32_t n_past, bool all_logits,
+            std::vector<float>& logits) override;
+  uint32_t n_ctx() const override { return n_ctx_; }
+  uint64_t memory_bytes() const override;
+
+ private:
+  struct Layer {
+    WeightView wq, wk, wv, wo, gate, up, down;
+    uint64_t attn_norm = 0, ffn_norm = 0;  // f32 copies
+    uint64_t bq = 0, bk = 0, bv = 0;        // 0 when absent
+    uint64_t q_norm = 0, k_norm = 0;
+  };
+  struct Scratch {  // device addresses inside act_
+    uint64_t x, h, q, k, v, attn, gate, up;
+  };
+
+  void bind_weights(VulkanPool& pool);
+  WeightView view(const Tensor* t);
+  uint64_t small_vector(const Tensor* t, uint32_t expect);
+  void build_rope_table();
+  void allocate_buffers();
+  void record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos0, uint32_t first_logit_row,
+                    uint32_t n_logit_rows);
+  void record_layer(VkCommandBuffer cmd, uint32_t layer, uint32_t ntok, uint32_t pos0);
+
+  std::shared_ptr<Context> ctx_;
+  std::shared_ptr<Pipelines> pipelines_;
+  Ops ops_;
+  CommandStream stream_;
+  const Model& model_;
+  HParams hp_;
+  uint32_t n_ctx_ = 0;
+  uint32_t kv_dim_ = 0, q_dim_ = 0;
+
+  std::unique_ptr<PoolAllocation> uploaded_;  // weights copied in when the model was not in this pool
+  uint64_t weights_base_ = 0;                 // device address of the model's allocation
+  std::unordered_map<const Tensor*, uint64_t> upload_offsets_;
+  std::vector<float> small_host_;             // norms and biases as f32, staged for small_
+  Buffer small_, kv_, act_, ids_, logits_, rope_;
+  WeightView tok_embd_, output_;
+  uint64_t output_norm_ = 0;
+  std::vector<Layer> layers_;
+  Scratch s_{};
+};
+
+}  // namespace halo::vk
