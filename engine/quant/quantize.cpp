@@ -17,6 +17,14 @@ namespace quant_detail {
 namespace {
 constexpr int kBlock = 32;
 
+// roundf (half away from zero) without the library call, exact for |v| < 2^31:
+// a - trunc(a) is computed without rounding error.
+float round_half_away(float v) {
+  const float a = std::fabs(v);
+  const float t = static_cast<float>(static_cast<int32_t>(a));
+  return std::copysign(a - t >= 0.5f ? t + 1.0f : t, v);
+}
+
 void store_fp16(uint8_t* p, float f) {
   const uint16_t h = fp32_to_fp16(f);
   std::memcpy(p, &h, sizeof h);
@@ -32,7 +40,7 @@ void quantize_q8_0(const float* src, uint8_t* dst, int64_t blocks) {
     const float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
     store_fp16(dst, d);
     auto* qs = reinterpret_cast<int8_t*>(dst + 2);
-    for (int j = 0; j < kBlock; ++j) qs[j] = static_cast<int8_t>(std::round(src[j] * inv_d));
+    for (int j = 0; j < kBlock; ++j) qs[j] = static_cast<int8_t>(round_half_away(src[j] * inv_d));
   }
 }
 

@@ -1,13 +1,14 @@
 // Q4_K encoder. A 256-element super-block holds 8 sub-blocks of 32; each
 // sub-block is approximated as scale * q - min with q in 0..15, scale >= 0 and
-// min >= 0. Per sub-block we search a small grid of scales, fit scale and min
-// by least squares for each candidate's codes, and keep the fit with the
-// lowest squared error. The sub-block scales and mins are then stored as
+// min >= 0. Per sub-block we try a small grid of scales (9 candidates), fit
+// scale and min by least squares for each candidate's codes, and keep the fit
+// with the lowest squared error. The sub-block scales and mins are then stored as
 // 6-bit multiples of two fp16 super-scales, and the codes are recomputed
 // against the values that will actually be decoded.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "engine/quant/dequant.h"
 #include "engine/quant/dequant_blocks.h"
@@ -21,66 +22,75 @@ constexpr int kSub = 32;
 constexpr int kSubBlocks = kQK / kSub;
 constexpr int kMaxCode = 15;
 constexpr int kMaxScale6 = 63;
-constexpr int kGridSteps = 12;  // candidate scales tried on each side of the naive one
+constexpr int kGridSteps = 4;     // candidate scales tried on each side of the naive one
+constexpr float kGridStep = 0.25f;  // in codes over the sub-block's range
 
 struct SubFit {
   float scale = 0;  // >= 0
   float min = 0;    // >= 0, subtracted
 };
 
+// Nearest code for v >= -0.5 (what the callers pass), clamped to 0..hi;
+// inline rather than lround, which dominates the cost otherwise.
 int clamp_code(float v, int hi) {
-  const int q = static_cast<int>(std::lround(v));
-  return std::clamp(q, 0, hi);
+  const int q = static_cast<int>(v + 0.5f);
+  return q < 0 ? 0 : (q > hi ? hi : q);
 }
 
-float squared_error(const float* x, const uint8_t* q, SubFit fit) {
-  float err = 0;
-  for (int i = 0; i < kSub; ++i) {
-    const float diff = fit.scale * static_cast<float>(q[i]) - fit.min - x[i];
-    err += diff * diff;
-  }
-  return err;
-}
+// Sums that determine the least-squares fit of x ≈ scale * q + offset and
+// its squared error, without a second pass over the values.
+struct CodeSums {
+  float n = kSub, sq = 0, sqq = 0, sx = 0, sqx = 0, sxx = 0;
 
-// Least-squares scale and offset for fixed codes: x ≈ scale * q + offset with
-// offset = -min <= 0. Falls back to offset 0 when the free fit wants a
-// positive offset, which the format can not store.
-SubFit fit_for_codes(const float* x, const uint8_t* q) {
-  double sq = 0, sqq = 0, sx = 0, sqx = 0;
-  for (int i = 0; i < kSub; ++i) {
-    sq += q[i];
-    sqq += static_cast<double>(q[i]) * q[i];
-    sx += x[i];
-    sqx += static_cast<double>(q[i]) * x[i];
+  CodeSums(const float* x, const uint8_t* q) {
+    for (int i = 0; i < kSub; ++i) {
+      const float qi = q[i];
+      sq += qi;
+      sqq += qi * qi;
+      sx += x[i];
+      sqx += qi * x[i];
+      sxx += x[i] * x[i];
+    }
   }
-  const double det = kSub * sqq - sq * sq;
-  if (det > 0) {
-    const double scale = (kSub * sqx - sq * sx) / det;
-    const double offset = (sx - scale * sq) / kSub;
-    if (scale >= 0 && offset <= 0) return {static_cast<float>(scale), static_cast<float>(-offset)};
+  // sum (scale * q - min - x)^2, expanded.
+  float error(SubFit f) const {
+    return f.scale * f.scale * sqq + n * f.min * f.min + sxx - 2 * f.scale * f.min * sq -
+           2 * f.scale * sqx + 2 * f.min * sx;
   }
-  const double scale = sqq > 0 ? std::max(0.0, sqx / sqq) : 0.0;
-  return {static_cast<float>(scale), 0.0f};
-}
+  // Least-squares scale and offset = -min for the fixed codes. Falls back to
+  // min 0 when the free fit wants a positive offset, which the format can
+  // not store.
+  SubFit fit() const {
+    const float det = n * sqq - sq * sq;
+    if (det > 0) {
+      const float scale = (n * sqx - sq * sx) / det;
+      const float offset = (sx - scale * sq) / n;
+      if (scale >= 0 && offset <= 0) return {scale, -offset};
+    }
+    return {sqq > 0 ? std::max(0.0f, sqx / sqq) : 0.0f, 0.0f};
+  }
+};
 
 SubFit fit_sub_block(const float* x) {
   const float lo = std::min(0.0f, *std::min_element(x, x + kSub));
   const float hi = *std::max_element(x, x + kSub);
   if (hi <= lo) return {0.0f, -lo};
-  SubFit best{(hi - lo) / kMaxCode, -lo};
-  uint8_t q[kSub];
-  for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) / best.scale, kMaxCode));
-  float best_err = squared_error(x, q, best);
-  for (int step = -kGridSteps; step <= kGridSteps; ++step) {
-    // Codes from a stretched or shrunk range, then the best scale/min for them.
-    const float inv_scale = (kMaxCode + 0.1f * static_cast<float>(step)) / (hi - lo);
-    for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) * inv_scale, kMaxCode));
-    const SubFit fit = fit_for_codes(x, q);
-    const float err = squared_error(x, q, fit);
-    if (err < best_err) {
+  SubFit best;
+  float best_err = std::numeric_limits<float>::infinity();
+  auto consider = [&](SubFit fit, const CodeSums& sums) {
+    if (const float err = sums.error(fit); err < best_err) {
       best_err = err;
       best = fit;
     }
+  };
+  uint8_t q[kSub];
+  for (int step = -kGridSteps; step <= kGridSteps; ++step) {
+    // Codes from a stretched or shrunk range, then the best scale/min for them.
+    const float inv_scale = (kMaxCode + kGridStep * static_cast<float>(step)) / (hi - lo);
+    for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) * inv_scale, kMaxCode));
+    const CodeSums sums(x, q);
+    consider(sums.fit(), sums);
+    if (step == 0) consider({(hi - lo) / kMaxCode, -lo}, sums);  // the plain min/max mapping
   }
   return best;
 }
