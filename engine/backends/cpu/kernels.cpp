@@ -35,13 +35,13 @@ DecodeFn reference_decoder(GgmlType type) {
 
 WeightKernels weight_kernels(GgmlType type) {
   const TypeInfo info = type_info(type);
-  WeightKernels k{nullptr, info.block_elems, info.block_bytes, true};
+  WeightKernels k{nullptr, nullptr, info.block_elems, info.block_bytes, true};
   switch (type) {
     case GgmlType::F32: k.decode = decode_f32; break;
     case GgmlType::F16: k.decode = decode_f16; break;
     case GgmlType::BF16: k.decode = decode_bf16; break;
-    case GgmlType::Q4_0: k.decode = decode_q4_0; break;
-    case GgmlType::Q8_0: k.decode = decode_q8_0; break;
+    case GgmlType::Q4_0: k.decode = decode_q4_0; k.row_dot = row_dot_q4_0; break;
+    case GgmlType::Q8_0: k.decode = decode_q8_0; k.row_dot = row_dot_q8_0; break;
     case GgmlType::Q4_K: k.decode = decode_q4_k; break;
     case GgmlType::Q6_K: k.decode = decode_q6_k; break;
     default:

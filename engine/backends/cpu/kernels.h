@@ -16,9 +16,12 @@ namespace halo::cpu {
 
 // Decodes n elements (a multiple of the type's block size) starting at src.
 using DecodeFn = void (*)(const uint8_t* src, float* dst, int64_t n);
+// sum_i w[i] * x[i] for one quantized row w of n elements, decoded in registers.
+using RowDotFn = float (*)(const uint8_t* w, const float* x, int64_t n);
 
 struct WeightKernels {
   DecodeFn decode;
+  RowDotFn row_dot;  // fused decode-and-dot for one token; null: decode, then dot_f32
   uint32_t block_elems;
   uint32_t block_bytes;
   bool fast;  // a SIMD decoder (false: the reference fallback)
@@ -35,6 +38,8 @@ void decode_q6_k(const uint8_t* src, float* dst, int64_t n);
 void decode_f16(const uint8_t* src, float* dst, int64_t n);
 void decode_bf16(const uint8_t* src, float* dst, int64_t n);
 void decode_f32(const uint8_t* src, float* dst, int64_t n);
+float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n);
+float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n);
 
 // sum_i a[i] * b[i], f32 with SIMD accumulators.
 float dot_f32(const float* a, const float* b, int64_t n);

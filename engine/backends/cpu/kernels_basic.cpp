@@ -2,6 +2,8 @@
 //   Q4_0 block (18 bytes): f16 d, 16 bytes of nibbles; element j < 16 is the
 //        low nibble of byte j, element j + 16 its high nibble; x = (q - 8) * d.
 //   Q8_0 block (34 bytes): f16 d, 32 int8 q; x = q * d.
+#include <algorithm>
+
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/simd.h"
 
@@ -35,6 +37,69 @@ void decode_q8_0(const uint8_t* src, float* dst, int64_t n) {
   }
 #else
   dequantize_row(GgmlType::Q8_0, src, dst, n);
+#endif
+}
+
+}  // namespace halo::cpu
+
+namespace halo::cpu {
+
+// Decode-and-dot without a buffer: matrix-vector products are limited by
+// memory bandwidth, so the decode must cost less than the bytes it reads.
+float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
+#if HALO_CPU_AVX512
+  const __m512i low_mask = _mm512_set1_epi32(0x0f);
+  const __m512i eight = _mm512_set1_epi32(8);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  int64_t b = 0;
+  auto block = [&](const uint8_t* blk, const float* xb, __m512 acc) {
+    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, low_mask), eight));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
+    __m512 s = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(xb)));
+    return _mm512_fmadd_ps(_mm512_set1_ps(load_half(blk)), s, acc);
+  };
+  for (; b + 2 <= n / 32; b += 2) {
+    acc0 = block(w + b * 18, x + b * 32, acc0);
+    acc1 = block(w + (b + 1) * 18, x + (b + 1) * 32, acc1);
+  }
+  if (b < n / 32) acc0 = block(w + b * 18, x + b * 32, acc0);
+  return hsum(_mm512_add_ps(acc0, acc1));
+#else
+  float row[256], sum = 0;
+  for (int64_t i = 0; i < n; i += 256) {
+    const int64_t len = std::min<int64_t>(256, n - i);
+    decode_q4_0(w + i / 32 * 18, row, len);
+    sum += dot_f32(row, x + i, len);
+  }
+  return sum;
+#endif
+}
+
+float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n) {
+#if HALO_CPU_AVX512
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  auto block = [&](const uint8_t* blk, const float* xb, __m512 acc) {
+    __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))));
+    __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))));
+    __m512 s = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb)));
+    return _mm512_fmadd_ps(_mm512_set1_ps(load_half(blk)), s, acc);
+  };
+  int64_t b = 0;
+  for (; b + 2 <= n / 32; b += 2) {
+    acc0 = block(w + b * 34, x + b * 32, acc0);
+    acc1 = block(w + (b + 1) * 34, x + (b + 1) * 32, acc1);
+  }
+  if (b < n / 32) acc0 = block(w + b * 34, x + b * 32, acc0);
+  return hsum(_mm512_add_ps(acc0, acc1));
+#else
+  float row[256], sum = 0;
+  for (int64_t i = 0; i < n; i += 256) {
+    const int64_t len = std::min<int64_t>(256, n - i);
+    decode_q8_0(w + i / 32 * 34, row, len);
+    sum += dot_f32(row, x + i, len);
+  }
+  return sum;
 #endif
 }
 

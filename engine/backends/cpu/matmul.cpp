@@ -13,9 +13,14 @@
 namespace halo::cpu {
 namespace {
 
-constexpr int64_t kPanelRows = 32;    // weight rows per GEMM panel (two zmm registers)
-constexpr int64_t kTokenGroup = 12;   // tokens per micro-kernel call (24 accumulators)
-constexpr int64_t kMaxDepth = 4096;   // longest K slice decoded at once (L2-sized panel)
+// GEMM blocking. A micro-tile is kTileRows weight rows × kGroup tokens held
+// in 24 zmm accumulators; tokens run along the vector lanes, so decoded
+// weight rows are read as broadcasts in their natural row-major order and
+// only the activations need a transposed copy (made once per product).
+constexpr int64_t kTileRows = 12;
+constexpr int64_t kGroup = 32;        // tokens per micro-tile (two 16-lane vectors)
+constexpr int64_t kPanelRows = 48;    // weight rows decoded at once (four micro-tiles)
+constexpr int64_t kMaxDepth = 4096;   // longest K slice decoded at once
 constexpr int64_t kRowsPathMaxTokens = 3;
 
 // Per-thread scratch, grown on demand and reused across calls.
@@ -36,22 +41,21 @@ struct WeightView {
 
 WeightView view(const Tensor& w) {
   if (!w.host) throw Error(ErrorKind::Device, "tensor " + w.name + " is not readable from the CPU");
-  WeightView v{weight_kernels(w.type), w.host, static_cast<int64_t>(w.ne[0]),
-               static_cast<int64_t>(w.ne[1]), 0};
+  WeightView v{weight_kernels(w.type), w.host, static_cast<int64_t>(w.ne[0]), static_cast<int64_t>(w.ne[1]), 0};
   v.row_bytes = v.cols / v.k.block_elems * v.k.block_bytes;
   return v;
 }
 
-// Rows are handed out in chunks from a shared counter so that a thread slowed
+// Work is handed out in chunks from a shared counter so that a thread slowed
 // down by other work on the machine does not hold everyone up.
 template <class Fn>
-void for_row_chunks(ThreadPool& pool, int64_t rows, int64_t chunk, Fn&& fn) {
+void for_chunks(ThreadPool& pool, int64_t n, int64_t chunk, Fn&& fn) {
   std::atomic<int64_t> next{0};
   pool.run([&](unsigned, unsigned) {
     for (;;) {
       int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed);
-      if (begin >= rows) return;
-      fn(begin, std::min(rows, begin + chunk));
+      if (begin >= n) return;
+      fn(begin, std::min(n, begin + chunk));
     }
   });
 }
@@ -63,69 +67,74 @@ int64_t depth_slice(const WeightView& v) {
   return std::max<int64_t>(v.k.block_elems, kMaxDepth / 2 / v.k.block_elems * v.k.block_elems);
 }
 
-// packed (depth × 32): packed[k][r] = rows[r][k], rows has `valid` rows of
-// length depth with stride depth; missing rows are zero.
-void pack_panel(const float* rows, int64_t valid, int64_t depth, float* packed) {
-  for (int64_t r = 0; r < kPanelRows; ++r) {
-    if (r < valid) {
-      const float* src = rows + r * depth;
-      for (int64_t k = 0; k < depth; ++k) packed[k * kPanelRows + r] = src[k];
-    } else {
-      for (int64_t k = 0; k < depth; ++k) packed[k * kPanelRows + r] = 0.0f;
+// xp (groups × K × 32): xp[g][k][j] = x[g * 32 + j][k], zero past n_tokens.
+void pack_tokens(const float* x, int64_t n_tokens, int64_t cols, float* xp, ThreadPool& pool) {
+  const int64_t groups = (n_tokens + kGroup - 1) / kGroup;
+  pool.parallel_for(groups, [&](uint64_t g_begin, uint64_t g_end) {
+    for (int64_t g = g_begin; g < static_cast<int64_t>(g_end); ++g) {
+      float* dst = xp + g * cols * kGroup;
+      for (int64_t j = 0; j < kGroup; ++j) {
+        const int64_t t = g * kGroup + j;
+        if (t < n_tokens) {
+          const float* src = x + t * cols;
+          for (int64_t k = 0; k < cols; ++k) dst[k * kGroup + j] = src[k];
+        } else {
+          for (int64_t k = 0; k < cols; ++k) dst[k * kGroup + j] = 0.0f;
+        }
+      }
     }
-  }
+  });
 }
 
-// y[t][0..valid) (+)= sum_k packed[k][r] * x[t][k] for NT tokens.
-//   packed: (depth × 32), x: NT rows with stride ldx, y: NT rows with stride ldy.
-template <int NT>
-void micro_kernel(const float* packed, const float* x, int64_t ldx, int64_t depth, float* y,
-                  int64_t ldy, int64_t valid, bool accumulate) {
+// out[r][j] = sum_k w[r][k] * xp[k][j] for R rows and 32 tokens.
+//   w: R rows with stride ldw; xp: (depth × 32); out: (R × 32)
+template <int R>
+void micro_tile(const float* w, int64_t ldw, const float* xp, int64_t depth, float* out) {
 #if HALO_CPU_AVX512
-  __m512 acc[NT][2];
+  __m512 acc[R][2];
 #pragma GCC unroll 12
-  for (int t = 0; t < NT; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < depth; ++k) {
-    const __m512 w0 = _mm512_loadu_ps(packed + k * kPanelRows);
-    const __m512 w1 = _mm512_loadu_ps(packed + k * kPanelRows + 16);
+    const __m512 x0 = _mm512_loadu_ps(xp + k * kGroup);
+    const __m512 x1 = _mm512_loadu_ps(xp + k * kGroup + 16);
 #pragma GCC unroll 12
-    for (int t = 0; t < NT; ++t) {
-      const __m512 xb = _mm512_set1_ps(x[t * ldx + k]);
-      acc[t][0] = _mm512_fmadd_ps(w0, xb, acc[t][0]);
-      acc[t][1] = _mm512_fmadd_ps(w1, xb, acc[t][1]);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wb = _mm512_set1_ps(w[r * ldw + k]);
+      acc[r][0] = _mm512_fmadd_ps(wb, x0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(wb, x1, acc[r][1]);
     }
   }
-  const __mmask16 m0 = valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << valid) - 1);
-  const __mmask16 m1 = valid >= 32 ? 0xffff : valid <= 16 ? 0 : static_cast<__mmask16>((1u << (valid - 16)) - 1);
 #pragma GCC unroll 12
-  for (int t = 0; t < NT; ++t) {
-    float* out = y + t * ldy;
-    if (accumulate) {
-      acc[t][0] = _mm512_add_ps(acc[t][0], _mm512_maskz_loadu_ps(m0, out));
-      acc[t][1] = _mm512_add_ps(acc[t][1], _mm512_maskz_loadu_ps(m1, out + 16));
-    }
-    _mm512_mask_storeu_ps(out, m0, acc[t][0]);
-    _mm512_mask_storeu_ps(out + 16, m1, acc[t][1]);
+  for (int r = 0; r < R; ++r) {
+    _mm512_storeu_ps(out + r * kGroup, acc[r][0]);
+    _mm512_storeu_ps(out + r * kGroup + 16, acc[r][1]);
   }
 #else
-  float acc[NT][kPanelRows] = {};
-  for (int64_t k = 0; k < depth; ++k)
-    for (int t = 0; t < NT; ++t) {
-      const float xv = x[t * ldx + k];
-      for (int64_t r = 0; r < kPanelRows; ++r) acc[t][r] += packed[k * kPanelRows + r] * xv;
-    }
-  for (int t = 0; t < NT; ++t)
-    for (int64_t r = 0; r < valid; ++r) y[t * ldy + r] = (accumulate ? y[t * ldy + r] : 0.0f) + acc[t][r];
+  for (int r = 0; r < R; ++r) {
+    float acc[kGroup] = {};
+    for (int64_t k = 0; k < depth; ++k)
+      for (int64_t j = 0; j < kGroup; ++j) acc[j] += w[r * ldw + k] * xp[k * kGroup + j];
+    std::copy(acc, acc + kGroup, out + r * kGroup);
+  }
 #endif
 }
 
-using MicroKernel = void (*)(const float*, const float*, int64_t, int64_t, float*, int64_t, int64_t, bool);
+using MicroTile = void (*)(const float*, int64_t, const float*, int64_t, float*);
 
 template <int... N>
-constexpr auto make_kernel_table(std::integer_sequence<int, N...>) {
-  return std::array<MicroKernel, sizeof...(N)>{micro_kernel<N + 1>...};
+constexpr auto make_tile_table(std::integer_sequence<int, N...>) {
+  return std::array<MicroTile, sizeof...(N)>{micro_tile<N + 1>...};
 }
-constexpr auto kMicroKernels = make_kernel_table(std::make_integer_sequence<int, kTokenGroup>{});
+constexpr auto kMicroTiles = make_tile_table(std::make_integer_sequence<int, kTileRows>{});
+
+// y[t][r0 + r] (+)= tile[r][t - t0] for the valid rows and tokens of a tile.
+void store_tile(const float* tile, int64_t rows, int64_t t0, int64_t tokens, int64_t r0, float* y, int64_t ldy,
+                bool accumulate) {
+  for (int64_t j = 0; j < tokens; ++j) {
+    float* out = y + (t0 + j) * ldy + r0;
+    for (int64_t r = 0; r < rows; ++r) out[r] = (accumulate ? out[r] : 0.0f) + tile[r * kGroup + j];
+  }
+}
 
 }  // namespace
 
@@ -138,7 +147,11 @@ void decode_row(const Tensor& w, int64_t row, float* dst) {
 void matmul_rows(const Tensor& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   const WeightView v = view(w);
   const int64_t chunk = std::max<int64_t>(4, v.rows / (pool.size() * 32));
-  for_row_chunks(pool, v.rows, chunk, [&](int64_t begin, int64_t end) {
+  for_chunks(pool, v.rows, chunk, [&](int64_t begin, int64_t end) {
+    if (n_tokens == 1 && v.k.row_dot) {
+      for (int64_t r = begin; r < end; ++r) y[r] = v.k.row_dot(v.data + r * v.row_bytes, x, v.cols);
+      return;
+    }
     float* row = scratch(0, v.cols).data();
     for (int64_t r = begin; r < end; ++r) {
       v.k.decode(v.data + r * v.row_bytes, row, v.cols);
@@ -150,22 +163,31 @@ void matmul_rows(const Tensor& w, const float* x, int64_t n_tokens, float* y, Th
 void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   const WeightView v = view(w);
   const int64_t depth_max = depth_slice(v);
+  const int64_t groups = (n_tokens + kGroup - 1) / kGroup;
+  // The caller's scratch holds the packed activations that every thread reads.
+  float* xp = scratch(1, groups * kGroup * v.cols).data();
+  pack_tokens(x, n_tokens, v.cols, xp, pool);
+
   const int64_t panels = (v.rows + kPanelRows - 1) / kPanelRows;
-  for_row_chunks(pool, panels, 1, [&](int64_t panel, int64_t) {
+  for_chunks(pool, panels, 1, [&](int64_t panel, int64_t) {
     const int64_t r0 = panel * kPanelRows;
-    const int64_t valid = std::min(kPanelRows, v.rows - r0);
-    float* rows = scratch(0, kPanelRows * depth_max).data();
-    float* packed = scratch(1, kPanelRows * depth_max).data();
+    const int64_t panel_rows = std::min(kPanelRows, v.rows - r0);
+    float* wbuf = scratch(0, kPanelRows * depth_max + kTileRows * kGroup).data();
+    float* tile = wbuf + kPanelRows * depth_max;
     for (int64_t k0 = 0; k0 < v.cols; k0 += depth_max) {
       const int64_t depth = std::min(depth_max, v.cols - k0);
       const int64_t byte0 = k0 / v.k.block_elems * v.k.block_bytes;
-      for (int64_t r = 0; r < valid; ++r)
-        v.k.decode(v.data + (r0 + r) * v.row_bytes + byte0, rows + r * depth, depth);
-      pack_panel(rows, valid, depth, packed);
-      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenGroup) {
-        const int64_t nt = std::min(kTokenGroup, n_tokens - t0);
-        kMicroKernels[nt - 1](packed, x + t0 * v.cols + k0, v.cols, depth, y + t0 * v.rows + r0,
-                              v.rows, valid, k0 > 0);
+      // wbuf (panel_rows × depth): decoded slice of the panel's rows
+      for (int64_t r = 0; r < panel_rows; ++r)
+        v.k.decode(v.data + (r0 + r) * v.row_bytes + byte0, wbuf + r * depth, depth);
+      for (int64_t g = 0; g < groups; ++g) {
+        const float* xg = xp + (g * v.cols + k0) * kGroup;
+        const int64_t tokens = std::min(kGroup, n_tokens - g * kGroup);
+        for (int64_t tr = 0; tr < panel_rows; tr += kTileRows) {
+          const int64_t rows = std::min(kTileRows, panel_rows - tr);
+          kMicroTiles[rows - 1](wbuf + tr * depth, depth, xg, depth, tile);
+          store_tile(tile, rows, g * kGroup, tokens, r0 + tr, y, v.rows, k0 > 0);
+        }
       }
     }
   });
