@@ -72,6 +72,26 @@ TEST(Quantize, Q8_0ErrorStaysWithinHalfAStepPerBlock) {
   EXPECT_LT(relative_rmse(x, y), 0.01);
 }
 
+TEST(Quantize, Q8_0RoundsHalfWayCasesAwayFromZeroLikeRoundf) {
+  // max |x| = 127 makes the scale exactly 1, so codes are round(x).
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f;
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  x[3] = 0.49999997f;  // just below one half: 0 (adding 0.5 in float would give 1)
+  x[4] = -126.5f;
+  x[5] = 3.4999998f;
+  std::vector<uint8_t> q(34);
+  quantize_row(GgmlType::Q8_0, x.data(), q.data(), 32);
+  const auto* codes = reinterpret_cast<const int8_t*>(q.data() + 2);
+  EXPECT_EQ(codes[1], 3);
+  EXPECT_EQ(codes[2], -3);
+  EXPECT_EQ(codes[3], 0);
+  EXPECT_EQ(codes[4], -127);
+  EXPECT_EQ(codes[5], 3);
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(codes[j], static_cast<int8_t>(std::round(x[j]))) << j;
+}
+
 TEST(Quantize, Q4_0ErrorStaysWithinOneStepPerBlock) {
   const auto x = normal_values(32 * 256, 0.02f, 3);
   const auto y = round_trip(GgmlType::Q4_0, x);

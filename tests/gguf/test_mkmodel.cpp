@@ -1,0 +1,189 @@
+// halo-mkmodel: the tensor plan of every shape (sizes against the figures the
+// benchmarks quote), and the binary end to end on the tiny shape: valid GGUF
+// that the reader loads, metadata, vocabulary, weight statistics,
+// determinism, and clear errors for bad arguments.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/gguf.h"
+#include "engine/quant/dequant.h"
+#include "tests/fixtures.h"
+#include "tests/gguf/gguf_test_util.h"
+#include "tools/halo-mkmodel/model_spec.h"
+#include "tools/halo-mkmodel/weights.h"
+
+namespace halo::mkmodel {
+namespace {
+
+double plan_mib(const char* shape, const char* type, uint64_t n_vocab) {
+  uint64_t bytes = 0;
+  for (const TensorSpec& t : llama_tensors(*find_shape(shape), *find_weight_type(type), n_vocab))
+    bytes += *row_bytes(t.type, t.dims[0]) * t.rows();
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
+TEST(MkmodelPlan, SizesMatchTheBenchmarkModels) {
+  EXPECT_NEAR(plan_mib("1b", "q4_0", 32000), 624.0, 1.0);
+  EXPECT_NEAR(plan_mib("7b", "q4_0", 32000) / 1024, 3.59, 0.01);
+  EXPECT_NEAR(plan_mib("8b", "q8_0", 128256) / 1024, 7.95, 0.01);
+}
+
+TEST(MkmodelPlan, ListsLlamaTensorsWithInputFeaturesFirst) {
+  const auto tensors = llama_tensors(*find_shape("8b"), *find_weight_type("q4_k"), 32000);
+  ASSERT_EQ(tensors.size(), 3u + 32 * 9);
+  EXPECT_EQ(tensors[0].name, "token_embd.weight");
+  EXPECT_EQ(tensors[0].type, GgmlType::Q4_K);
+  EXPECT_EQ(tensors[2].name, "output.weight");
+  EXPECT_EQ(tensors[2].type, GgmlType::Q8_0);  // 4-bit types keep the output in q8_0
+  const auto find = [&](const std::string& name) {
+    for (const auto& t : tensors)
+      if (t.name == name) return t;
+    ADD_FAILURE() << name;
+    return tensors[0];
+  };
+  EXPECT_EQ(find("blk.31.attn_k.weight").dims, (std::vector<uint64_t>{4096, 1024}));  // 8 KV heads x 128
+  EXPECT_EQ(find("blk.0.ffn_down.weight").dims, (std::vector<uint64_t>{14336, 4096}));
+  EXPECT_EQ(find("blk.0.ffn_norm.weight").type, GgmlType::F32);
+  EXPECT_FALSE(find_shape("13b").has_value());
+  EXPECT_EQ(find_weight_type("Q4_K")->matrices, GgmlType::Q4_K);
+  EXPECT_FALSE(find_weight_type("q6_k").has_value());
+}
+
+TEST(MkmodelWeights, RowsArePseudoNormalAndIndependentOfEachOther) {
+  const uint64_t seed = tensor_seed(1, "blk.0.attn_q.weight");
+  EXPECT_NE(seed, tensor_seed(2, "blk.0.attn_q.weight"));
+  EXPECT_NE(seed, tensor_seed(1, "blk.0.attn_k.weight"));
+  std::vector<float> a(100000), b(100000);
+  fill_row(seed, 0, 0.02f, a.data(), a.size());
+  fill_row(seed, 1, 0.02f, b.data(), b.size());
+  double sum = 0, sq = 0, dot = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    sum += a[i];
+    sq += a[i] * a[i];
+    dot += a[i] * b[i];
+  }
+  const double mean = sum / a.size(), stddev = std::sqrt(sq / a.size() - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.001);
+  EXPECT_NEAR(stddev, 0.02, 0.0005);
+  EXPECT_NEAR(dot / (sq), 0.0, 0.02);  // rows are uncorrelated
+  std::vector<float> again(100000);
+  fill_row(seed, 0, 0.02f, again.data(), again.size());
+  EXPECT_EQ(a, again);
+}
+
+struct RunResult {
+  int exit_code;
+  std::string output;
+};
+
+RunResult run_mkmodel(const std::string& args) {
+  const char* exe = std::getenv("HALO_MKMODEL");
+  if (!exe) throw std::runtime_error("HALO_MKMODEL is not set (meson test sets it)");
+  FILE* pipe = popen((std::string(exe) + " " + args + " 2>&1").c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed");
+  RunResult r{-1, ""};
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class MkmodelBinary : public ::testing::Test {
+ protected:
+  std::string vocab_ = test::fixture("vocab/llama-spm.gguf");
+  test::TempDir dir_;
+
+  std::string make(const std::string& name, const std::string& type, const std::string& extra = "") {
+    const std::string out = dir_.file(name);
+    const auto r = run_mkmodel(out + " --shape tiny --type " + type + " --vocab " + vocab_ + " " + extra);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return out;
+  }
+};
+
+TEST_F(MkmodelBinary, TinyModelHasLlamaMetadataAndTheVocabulary) {
+  const auto f = gguf::File::open(make("t.gguf", "q8_0"));
+  const auto vocab = gguf::File::open(vocab_);
+  EXPECT_EQ(f->get_string("general.architecture"), "llama");
+  EXPECT_EQ(f->get_uint("llama.context_length"), 4096u);
+  EXPECT_EQ(f->get_uint("llama.embedding_length"), 256u);
+  EXPECT_EQ(f->get_uint("llama.block_count"), 2u);
+  EXPECT_EQ(f->get_uint("llama.feed_forward_length"), 768u);
+  EXPECT_EQ(f->get_uint("llama.attention.head_count"), 4u);
+  EXPECT_EQ(f->get_uint("llama.attention.head_count_kv"), 2u);
+  EXPECT_EQ(f->get_uint("llama.rope.dimension_count"), 64u);
+  EXPECT_FLOAT_EQ(static_cast<float>(*f->get_float("llama.rope.freq_base")), 10000.0f);
+  EXPECT_FLOAT_EQ(static_cast<float>(*f->get_float("llama.attention.layer_norm_rms_epsilon")), 1e-5f);
+  EXPECT_EQ(f->get_uint("general.file_type"), 7u);
+  EXPECT_EQ(f->find("tokenizer.ggml.tokens")->strings, vocab->find("tokenizer.ggml.tokens")->strings);
+  EXPECT_EQ(f->get_string("tokenizer.ggml.model"), vocab->get_string("tokenizer.ggml.model"));
+  ASSERT_EQ(f->tensors().size(), 21u);
+  const gguf::TensorInfo* embd = f->tensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  EXPECT_EQ(embd->ne[0], 256u);
+  EXPECT_EQ(embd->ne[1], 32000u);
+  EXPECT_EQ(f->tensor("blk.1.attn_k.weight")->ne[1], 128u);
+  EXPECT_EQ(f->tensor("blk.1.ffn_down.weight")->ne[0], 768u);
+}
+
+TEST_F(MkmodelBinary, WeightsHaveTheIntendedScaleAndNormsAreOne) {
+  const auto f = gguf::File::open(make("w.gguf", "q4_k"));
+  const gguf::TensorInfo* q = f->tensor("blk.0.attn_q.weight");
+  ASSERT_EQ(q->type, GgmlType::Q4_K);
+  std::vector<float> values(q->n_elements);
+  dequantize_row(q->type, q->data, values.data(), static_cast<int64_t>(values.size()));
+  double sq = 0;
+  for (float v : values) sq += double(v) * v;
+  EXPECT_NEAR(std::sqrt(sq / values.size()), 0.02, 0.002);
+  const gguf::TensorInfo* norm = f->tensor("blk.1.ffn_norm.weight");
+  ASSERT_EQ(norm->type, GgmlType::F32);
+  for (uint64_t i = 0; i < norm->n_elements; ++i) {
+    float v;
+    std::memcpy(&v, norm->data + 4 * i, 4);
+    ASSERT_EQ(v, 1.0f);
+  }
+  EXPECT_EQ(f->tensor("output.weight")->type, GgmlType::Q8_0);
+  EXPECT_EQ(f->tensor("token_embd.weight")->type, GgmlType::Q4_K);
+  EXPECT_EQ(f->get_uint("general.file_type"), 14u);
+}
+
+TEST_F(MkmodelBinary, SameSeedGivesTheSameFileWhateverTheThreadCount) {
+  const auto one = test::read_bytes(make("a.gguf", "q4_0", "--seed 5 --threads 1"));
+  const auto two = test::read_bytes(make("b.gguf", "q4_0", "--seed 5 --threads 3"));
+  const auto other = test::read_bytes(make("c.gguf", "q4_0", "--seed 6"));
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(one.size(), other.size());
+  EXPECT_NE(one, other);
+}
+
+TEST_F(MkmodelBinary, BadArgumentsGiveAClearErrorAndNoFile) {
+  const std::string out = dir_.file("bad.gguf");
+  struct Case {
+    std::string args, message;
+  };
+  const std::vector<Case> cases = {
+      {"--shape huge --type q8_0 --vocab " + vocab_, "unknown shape 'huge' (known: tiny, 1b, 7b, 8b)"},
+      {"--shape tiny --type q5_1 --vocab " + vocab_, "unknown type 'q5_1' (known: f16, q8_0, q4_0, q4_k)"},
+      {"--shape tiny --type q8_0 --vocab " + dir_.file("missing.gguf"), "cannot open"},
+      {"--shape tiny --type q8_0 --vocab " + test::fixture("quant-fixture.gguf"), "not a vocabulary GGUF"},
+      {"--shape tiny --type q8_0 --vocab " + test::fixture("README.md"), "magic"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_mkmodel(out + " " + c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+  EXPECT_NE(run_mkmodel(out + " --shape tiny --type q8_0").exit_code, 0);  // --vocab is required
+}
+
+}  // namespace
+}  // namespace halo::mkmodel
