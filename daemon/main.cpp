@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "daemon/bus_manager.h"
