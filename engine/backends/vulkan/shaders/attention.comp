@@ -7,9 +7,9 @@
 #define PUSH_ATTENTION
 #include "common.glsl"
 #include "push.h"
-#include "grid.glsl"
 #define WG_SIZE 128
 layout(local_size_x = WG_SIZE) in;
+#include "grid.glsl"  // after local_size: it reads gl_WorkGroupSize
 #include "reduce.glsl"
 
 shared vec2 q_sh[WG_SIZE];    // the query, scaled, two dims per entry

@@ -3,8 +3,8 @@
 #define PUSH_ELEMENTWISE
 #include "common.glsl"
 #include "push.h"
-#include "grid.glsl"
 layout(local_size_x = 256) in;
+#include "grid.glsl"  // after local_size: it reads gl_WorkGroupSize
 
 void main() {
   uint i = linear_invocation();

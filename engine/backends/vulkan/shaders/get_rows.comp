@@ -4,8 +4,8 @@
 #include "common.glsl"
 #include "push.h"
 #include "dequant.glsl"
-#include "grid.glsl"
 layout(local_size_x = 256) in;
+#include "grid.glsl"  // after local_size: it reads gl_WorkGroupSize
 
 void main() {
   uint gid = linear_invocation();

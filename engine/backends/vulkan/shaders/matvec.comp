@@ -7,10 +7,10 @@
 #include "common.glsl"
 #include "push.h"
 #include "dequant.glsl"
-#include "grid.glsl"
 #define WG_SIZE 128
 #define MV_MAX_TOK 8
 layout(local_size_x = WG_SIZE) in;
+#include "grid.glsl"  // after local_size: it reads gl_WorkGroupSize
 #include "reduce.glsl"
 
 void main() {

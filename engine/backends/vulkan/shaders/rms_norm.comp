@@ -4,9 +4,9 @@
 #define PUSH_RMS_NORM
 #include "common.glsl"
 #include "push.h"
-#include "grid.glsl"
 #define WG_SIZE 128
 layout(local_size_x = WG_SIZE) in;
+#include "grid.glsl"  // after local_size: it reads gl_WorkGroupSize
 #include "reduce.glsl"
 
 void main() {
