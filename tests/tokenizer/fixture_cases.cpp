@@ -77,13 +77,13 @@ std::vector<VocabCase> load_vocab_cases(const std::string& vocab) {
   return cases;
 }
 
-const Tokenizer& fixture_tokenizer(const std::string& vocab) {
+const Tokenizer& tokenizer_at(const std::string& path) {
   static std::mutex mutex;
   static std::map<std::string, std::unique_ptr<Tokenizer>> loaded;
   std::lock_guard lock(mutex);
-  auto& slot = loaded[vocab];
+  auto& slot = loaded[path];
   if (!slot) {
-    auto file = gguf::File::open(vocab_path(vocab));
+    auto file = gguf::File::open(path);
     slot = Tokenizer::from_gguf(*file);
   }
   return *slot;

@@ -25,7 +25,9 @@ std::string vocab_path(const std::string& vocab);
 // or disagree in their number of cases (so the test fails rather than vanish).
 std::vector<VocabCase> load_vocab_cases(const std::string& vocab);
 
-// The tokenizer of a fixture vocabulary, loaded once per process.
-const Tokenizer& fixture_tokenizer(const std::string& vocab);
+// The tokenizer of a GGUF file, loaded once per process.
+const Tokenizer& tokenizer_at(const std::string& path);
+// The tokenizer of a fixture vocabulary (llama-spm, qwen2, llama-bpe).
+inline const Tokenizer& fixture_tokenizer(const std::string& vocab) { return tokenizer_at(vocab_path(vocab)); }
 
 }  // namespace halo::test
