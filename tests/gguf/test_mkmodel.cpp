@@ -78,6 +78,13 @@ TEST(MkmodelWeights, RowsArePseudoNormalAndIndependentOfEachOther) {
   EXPECT_EQ(a, again);
 }
 
+// Single-quotes a path for the shell command line popen runs.
+std::string quoted(const std::string& path) {
+  std::string out = "'";
+  for (char c : path) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 struct RunResult {
   int exit_code;
   std::string output;
@@ -86,7 +93,7 @@ struct RunResult {
 RunResult run_mkmodel(const std::string& args) {
   const char* exe = std::getenv("HALO_MKMODEL");
   if (!exe) throw std::runtime_error("HALO_MKMODEL is not set (meson test sets it)");
-  FILE* pipe = popen((std::string(exe) + " " + args + " 2>&1").c_str(), "r");
+  FILE* pipe = popen((quoted(exe) + " " + args + " 2>&1").c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed");
   RunResult r{-1, ""};
   char buf[4096];
@@ -98,12 +105,12 @@ RunResult run_mkmodel(const std::string& args) {
 
 class MkmodelBinary : public ::testing::Test {
  protected:
-  std::string vocab_ = test::fixture("vocab/llama-spm.gguf");
+  std::string vocab_ = quoted(test::fixture("vocab/llama-spm.gguf"));
   test::TempDir dir_;
 
   std::string make(const std::string& name, const std::string& type, const std::string& extra = "") {
     const std::string out = dir_.file(name);
-    const auto r = run_mkmodel(out + " --shape tiny --type " + type + " --vocab " + vocab_ + " " + extra);
+    const auto r = run_mkmodel(quoted(out) + " --shape tiny --type " + type + " --vocab " + vocab_ + " " + extra);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     return out;
   }
@@ -111,7 +118,7 @@ class MkmodelBinary : public ::testing::Test {
 
 TEST_F(MkmodelBinary, TinyModelHasLlamaMetadataAndTheVocabulary) {
   const auto f = gguf::File::open(make("t.gguf", "q8_0"));
-  const auto vocab = gguf::File::open(vocab_);
+  const auto vocab = gguf::File::open(test::fixture("vocab/llama-spm.gguf"));
   EXPECT_EQ(f->get_string("general.architecture"), "llama");
   EXPECT_EQ(f->get_uint("llama.context_length"), 4096u);
   EXPECT_EQ(f->get_uint("llama.embedding_length"), 256u);
@@ -172,17 +179,17 @@ TEST_F(MkmodelBinary, BadArgumentsGiveAClearErrorAndNoFile) {
   const std::vector<Case> cases = {
       {"--shape huge --type q8_0 --vocab " + vocab_, "unknown shape 'huge' (known: tiny, 1b, 7b, 8b)"},
       {"--shape tiny --type q5_1 --vocab " + vocab_, "unknown type 'q5_1' (known: f16, q8_0, q4_0, q4_k)"},
-      {"--shape tiny --type q8_0 --vocab " + dir_.file("missing.gguf"), "cannot open"},
-      {"--shape tiny --type q8_0 --vocab " + test::fixture("quant-fixture.gguf"), "not a vocabulary GGUF"},
-      {"--shape tiny --type q8_0 --vocab " + test::fixture("README.md"), "magic"},
+      {"--shape tiny --type q8_0 --vocab " + quoted(dir_.file("missing.gguf")), "cannot open"},
+      {"--shape tiny --type q8_0 --vocab " + quoted(test::fixture("quant-fixture.gguf")), "not a vocabulary GGUF"},
+      {"--shape tiny --type q8_0 --vocab " + quoted(test::fixture("README.md")), "magic"},
   };
   for (const Case& c : cases) {
-    const auto r = run_mkmodel(out + " " + c.args);
+    const auto r = run_mkmodel(quoted(out) + " " + c.args);
     EXPECT_EQ(r.exit_code, 1) << c.args;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(out));
   }
-  EXPECT_NE(run_mkmodel(out + " --shape tiny --type q8_0").exit_code, 0);  // --vocab is required
+  EXPECT_NE(run_mkmodel(quoted(out) + " --shape tiny --type q8_0").exit_code, 0);  // --vocab is required
 }
 
 }  // namespace
