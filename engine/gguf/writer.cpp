@@ -67,14 +67,24 @@ void encode_value(std::vector<uint8_t>& out, const Value& v) {
     case ValueType::String: put_string(out, v.str); return;
     case ValueType::Array: break;
   }
+  // The element count written is that of the elements actually held, so a
+  // hand-built Value with a stale `count` can not produce a corrupt file.
   put<uint32_t>(out, static_cast<uint32_t>(v.elem_type));
-  put<uint64_t>(out, v.count);
   if (v.elem_type == ValueType::String) {
+    put<uint64_t>(out, v.strings.size());
     for (std::string_view s : v.strings) put_string(out, s);
   } else if (v.elem_type == ValueType::Array) {
-    for (const Value& item : v.items) encode_value(out, item);
+    put<uint64_t>(out, v.items.size());
+    for (const Value& item : v.items) {
+      if (item.type != ValueType::Array) invalid("nested array element is not an array");
+      encode_value(out, item);
+    }
   } else {
-    append(out, v.raw, v.count * scalar_size(v.elem_type));
+    const uint64_t size = scalar_size(v.elem_type);
+    if (size == 0) invalid("array element type " + std::to_string(static_cast<uint32_t>(v.elem_type)) + " is unknown");
+    if (v.count > 0 && !v.raw) invalid("numeric array of " + std::to_string(v.count) + " elements has no data");
+    put<uint64_t>(out, v.count);
+    append(out, v.raw, v.count * size);
   }
 }
 
@@ -204,7 +214,12 @@ void Writer::add_numeric_array(std::string_view key, ValueType elem_type, const 
 
 void Writer::add_value(std::string_view key, const Value& value) {
   if (key == "general.alignment") invalid("general.alignment is set through the Writer constructor");
-  encode_value(begin_entry(key, value.type), value);
+  if (static_cast<uint32_t>(value.type) > static_cast<uint32_t>(ValueType::F64))
+    invalid("metadata '" + std::string(key) + "' has unknown value type");
+  // Encoded aside first, so an invalid value leaves the writer unchanged.
+  std::vector<uint8_t> encoded;
+  encode_value(encoded, value);
+  append(begin_entry(key, value.type), encoded.data(), encoded.size());
 }
 
 size_t Writer::copy_metadata(const File& src, std::string_view prefix) {

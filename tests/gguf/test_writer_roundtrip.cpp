@@ -220,6 +220,15 @@ TEST(GgufWriter, RejectsMisuseWithClearErrors) {
   expect_invalid([&] { w.add_tensor("u", static_cast<GgmlType>(4), {1}, four); }, "unknown type");
   expect_invalid([&] { w.add_tensor(std::string(64, 'n'), GgmlType::F32, {1}, four); }, "longer than 63");
   expect_invalid([&] { Writer bad(48); }, "power of two");
+  Value no_data;
+  no_data.type = ValueType::Array;
+  no_data.elem_type = ValueType::F32;
+  no_data.count = 3;
+  expect_invalid([&] { w.add_value("v", no_data); }, "no data");
+  Value not_nested = no_data;
+  not_nested.elem_type = ValueType::Array;
+  not_nested.items.resize(1);  // a U8 scalar where an array is required
+  expect_invalid([&] { w.add_value("v", not_nested); }, "not an array");
   EXPECT_EQ(w.tensor_count(), 1u);  // failed calls left nothing behind
   EXPECT_EQ(w.metadata_count(), 1u);
 }
