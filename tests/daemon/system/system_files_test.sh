@@ -1,7 +1,8 @@
 #!/bin/sh
 # Checks the installed system files with the tools that will read them.
-#   system_files_test.sh unit-verify   UNIT_IN [HALOD_BIN]
-#   system_files_test.sh unit-security UNIT_IN MAX_EXPOSURE
+#   system_files_test.sh unit-verify   UNIT [HALOD_BIN]
+#   system_files_test.sh unit-security UNIT MAX_EXPOSURE
+# UNIT is the configured halod.service exactly as meson installs it.
 #   system_files_test.sh sysusers-tmpfiles SYSUSERS TMPFILES
 #   system_files_test.sh bus-policy POLICY ACTIVATION_FILE
 #   system_files_test.sh polkit-policy POLICY
@@ -16,12 +17,15 @@ trap cleanup EXIT
 # here (systemd-analyze verify insists): the built halod, else a stand-in.
 unit_copy() {
   bin=${1:-}
-  if [ -z "$bin" ]; then
+  if [ -n "$bin" ]; then
+    bin=$(readlink -f "$bin")  # meson passes it relative to the build folder
+  else
     bin=$work/bin/halod
     mkdir -p "$work/bin" && printf '#!/bin/sh\nexit 0\n' > "$bin" && chmod +x "$bin"
   fi
   mkdir -p "$work/unit"
-  sed -e "s|@bindir@/halod|$bin|" -e "s|@docdir@|/usr/share/doc/halod|" "$UNIT_IN" > "$work/unit/halod.service"
+  sed -e "s|^ExecStart=.*/halod\$|ExecStart=$bin|" "$UNIT" > "$work/unit/halod.service"
+  grep -q "^ExecStart=$bin\$" "$work/unit/halod.service" || { echo "no ExecStart=.../halod in $UNIT"; exit 1; }
   if grep -q '@[a-z]*@' "$work/unit/halod.service"; then
     echo "unsubstituted @variables@ left in the unit:"; grep '@[a-z]*@' "$work/unit/halod.service"; exit 1
   fi
@@ -30,7 +34,7 @@ unit_copy() {
 
 case $mode in
 unit-verify)
-  UNIT_IN=$1
+  UNIT=$1
   unit=$(unit_copy "${2:-}")
   # verify prints problems on stderr and may still exit 0; any output is a failure.
   out=$(cd "$work/unit" && systemd-analyze verify "$unit" 2>&1) || { echo "$out"; exit 1; }
@@ -38,7 +42,7 @@ unit-verify)
   echo "systemd-analyze verify: clean"
   ;;
 unit-security)
-  UNIT_IN=$1; max=$2
+  UNIT=$1; max=$2
   unit=$(unit_copy "")
   report=$(cd "$work/unit" && systemd-analyze security --offline=true "$unit" 2>&1) || true
   echo "$report" | grep -v '^✓' || true
