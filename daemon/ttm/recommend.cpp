@@ -98,6 +98,11 @@ ApplyResult apply(const Recommendation& recommendation, const ApplyOptions& opti
   ApplyResult result;
   result.written = options.conf_path;
   std::error_code ec;
+  const auto folder = options.conf_path.has_parent_path() ? options.conf_path.parent_path() : ".";
+  if (!std::filesystem::is_directory(folder, ec)) {
+    throw std::runtime_error("Cannot write " + options.conf_path.string() + ": the folder " + folder.string() +
+                             " does not exist.");
+  }
   if (std::filesystem::exists(options.conf_path, ec)) {
     auto backup = std::filesystem::path(options.conf_path.string() + "." + timestamp_now() + ".bak");
     std::filesystem::copy_file(options.conf_path, backup, std::filesystem::copy_options::overwrite_existing, ec);

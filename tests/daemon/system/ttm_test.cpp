@@ -309,6 +309,7 @@ TEST(Apply, FailsWithThePathWhenTheFolderIsMissing) {
     FAIL() << "apply() wrote into a missing folder";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(conf.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
   }
 }
 

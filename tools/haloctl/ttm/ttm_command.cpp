@@ -133,6 +133,9 @@ int apply(const Arguments& a, bool json_output, std::ostream& out, std::unique_p
   out << "Wrote " << result.written.string() << ": pages_limit=page_pool_size=" << r.pages
       << " (" << ttm::format_bytes(r.pages * ttm::kPageSize) << "), amdgpu.gttsize=" << r.gttsize_mib << ".\n";
   if (result.backup) out << "The previous file is saved as " << result.backup->string() << ".\n";
+  if (c.report.verdict == ttm::Verdict::Unavailable) {
+    out << "Note: no TTM module is loaded now; the limits apply once amdgpu (and with it ttm) loads.\n";
+  }
   out << result.next_steps << '\n';
   return kTtmExitOk;
 }
