@@ -86,7 +86,11 @@ BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index)
   merges_.reserve(vocab.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
-    const auto& [left, right] = vocab.merges[rank];
+    const std::string_view merge = vocab.merges[rank];
+    const size_t space = merge_split(merge);
+    if (space == std::string_view::npos) continue;  // read_vocab rejects these
+    const std::string_view left = merge.substr(0, space);
+    const std::string_view right = merge.substr(space + 1);
     const int32_t left_id = index_.find(left);
     const int32_t right_id = index_.find(right);
     // A merge of parts that are not tokens can never apply to token ids.

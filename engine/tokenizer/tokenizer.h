@@ -1,6 +1,20 @@
 // Tokenizers read from GGUF metadata (tokenizer.ggml.*): SentencePiece-style
 // ("llama", with byte fallback) and byte-level BPE ("gpt2", pre-tokenizer by
 // tokenizer.ggml.pre).
+//
+// Behaviour follows the reference implementation (llama.cpp), whose test
+// vectors are in ../shared/fixtures/vocab:
+// - tokenizer.ggml.pre: llama3/llama-v3/llama-bpe/falcon3, qwen2/
+//   deepseek-r1-qwen, gpt-2/gpt2 and default. An unknown name is a BadModel
+//   error listing these (a wrong split would silently change every prompt);
+//   a missing key means "default", with a warning on stderr, as older files
+//   lack it.
+// - User-defined tokens are cut out of the text even without parse_special;
+//   control and unknown tokens only with it.
+// - Tokens spelling end-of-turn markers (<|eot_id|>, <|im_end|>,
+//   <|endoftext|>, ...) end generation and count as control tokens.
+// - Implementation: engine/tokenizer/{vocab,special,spm,bpe,pretokenize,
+//   detokenizer}.cpp; VocabTokenizer in tokenizer_impl.h.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -18,12 +32,15 @@ class Tokenizer {
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
   virtual ~Tokenizer() = default;
 
-  // add_bos: prepend BOS when the vocabulary wants it (add_bos_default()).
+  // add_bos: prepend BOS when the vocabulary wants it (add_bos_default()),
+  // and append EOS for the rare vocabularies with add_eos_token set.
   // parse_special: text like "<|eot_id|>" becomes the special token.
+  // Any bytes are accepted; invalid UTF-8 is encoded, never an error. Thread-safe.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                       bool parse_special) const = 0;
   // The bytes a token stands for (may be a partial UTF-8 sequence; control
-  // tokens give their text only when render_special).
+  // tokens give their text only when render_special). An id outside the
+  // vocabulary throws halo::Error(InvalidArgument).
   virtual std::string piece(int32_t id, bool render_special = false) const = 0;
 
   virtual uint32_t n_vocab() const = 0;

@@ -89,14 +89,12 @@ void read_merges(const gguf::File& file, Vocab& vocab) {
   vocab.merges.reserve(merges->count);
   for (size_t i = 0; i < merges->count; ++i) {
     std::string_view m = merges->strings[i];
-    // The separator is the first space after the first byte, so a part may
-    // itself start with a space.
-    const size_t space = m.size() > 1 ? m.find(' ', 1) : std::string_view::npos;
-    if (space == std::string_view::npos) {
+    const size_t space = merge_split(m);
+    if (space == std::string_view::npos || space + 1 == m.size()) {
       bad("tokenizer.ggml.merges entry " + std::to_string(i) + " ('" + std::string(m) +
           "') is not two parts separated by a space");
     }
-    vocab.merges.emplace_back(std::string(m.substr(0, space)), std::string(m.substr(space + 1)));
+    vocab.merges.emplace_back(m);
   }
 }
 
@@ -134,6 +132,10 @@ void read_pre(const gguf::File& file, Vocab& vocab) {
 }
 
 }  // namespace
+
+size_t merge_split(std::string_view merge) {
+  return merge.size() > 1 ? merge.find(' ', 1) : std::string_view::npos;
+}
 
 bool is_llama3_pre(std::string_view pre) {
   return pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe" || pre == "falcon3";

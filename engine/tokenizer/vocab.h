@@ -26,7 +26,9 @@ struct Vocab {
   std::vector<std::string> texts;
   std::vector<float> scores;     // SentencePiece merge priority (0 when absent)
   std::vector<TokenAttr> attrs;
-  std::vector<std::pair<std::string, std::string>> merges;  // BPE, by rank
+  // BPE merges by rank, each "LEFT RIGHT" split at merge_split(); kept whole
+  // to spare a quarter-million small allocations on large vocabularies.
+  std::vector<std::string> merges;
   int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1;  // -1: none
   bool add_bos = false;
   bool add_eos = false;
@@ -37,7 +39,11 @@ struct Vocab {
 // naming the key when metadata is missing, of the wrong type or inconsistent.
 Vocab read_vocab(const gguf::File& file);
 
-// Pre-tokenizer names this build knows, for error messages and defaults.
+// Where a merge's two parts are separated: the first space after its first
+// byte (a part may itself start with a space), or npos.
+size_t merge_split(std::string_view merge);
+
+// Pre-tokenizers of the Llama 3 family (BOS on by default, whole-word tokens).
 bool is_llama3_pre(std::string_view pre);
 
 // Text → id lookup; views point into Vocab::texts, which must outlive it.
