@@ -17,10 +17,12 @@ namespace {
 // in 24 zmm accumulators; tokens run along the vector lanes, so decoded
 // weight rows are read as broadcasts in their natural row-major order and
 // only the activations need a transposed copy (made once per product).
+// K is cut into kDepth slices so that one group's activation slice
+// (kDepth × 32 floats, 32 KiB) stays in L1 while the tiles of a panel reuse it.
 constexpr int64_t kTileRows = 12;
 constexpr int64_t kGroup = 32;        // tokens per micro-tile (two 16-lane vectors)
 constexpr int64_t kPanelRows = 48;    // weight rows decoded at once (four micro-tiles)
-constexpr int64_t kMaxDepth = 4096;   // longest K slice decoded at once
+constexpr int64_t kDepth = 256;       // K slice; a multiple of every block size
 constexpr int64_t kRowsPathMaxTokens = 3;
 
 // Per-thread scratch, grown on demand and reused across calls.
@@ -60,13 +62,6 @@ void for_chunks(ThreadPool& pool, int64_t n, int64_t chunk, Fn&& fn) {
   });
 }
 
-// Length of the K slice decoded at once: whole rows when they fit, else a
-// multiple of the block size.
-int64_t depth_slice(const WeightView& v) {
-  if (v.cols <= kMaxDepth) return v.cols;
-  return std::max<int64_t>(v.k.block_elems, kMaxDepth / 2 / v.k.block_elems * v.k.block_elems);
-}
-
 // xp (groups × K × 32): xp[g][k][j] = x[g * 32 + j][k], zero past n_tokens.
 void pack_tokens(const float* x, int64_t n_tokens, int64_t cols, float* xp, ThreadPool& pool) {
   const int64_t groups = (n_tokens + kGroup - 1) / kGroup;
@@ -86,14 +81,17 @@ void pack_tokens(const float* x, int64_t n_tokens, int64_t cols, float* xp, Thre
   });
 }
 
-// out[r][j] = sum_k w[r][k] * xp[k][j] for R rows and 32 tokens.
+// out[r][j] (+)= sum_k w[r][k] * xp[k][j] for R rows and 32 tokens.
 //   w: R rows with stride ldw; xp: (depth × 32); out: (R × 32)
 template <int R>
-void micro_tile(const float* w, int64_t ldw, const float* xp, int64_t depth, float* out) {
+void micro_tile(const float* w, int64_t ldw, const float* xp, int64_t depth, float* out, bool accumulate) {
 #if HALO_CPU_AVX512
   __m512 acc[R][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    acc[r][0] = accumulate ? _mm512_loadu_ps(out + r * kGroup) : _mm512_setzero_ps();
+    acc[r][1] = accumulate ? _mm512_loadu_ps(out + r * kGroup + 16) : _mm512_setzero_ps();
+  }
   for (int64_t k = 0; k < depth; ++k) {
     const __m512 x0 = _mm512_loadu_ps(xp + k * kGroup);
     const __m512 x1 = _mm512_loadu_ps(xp + k * kGroup + 16);
@@ -112,6 +110,7 @@ void micro_tile(const float* w, int64_t ldw, const float* xp, int64_t depth, flo
 #else
   for (int r = 0; r < R; ++r) {
     float acc[kGroup] = {};
+    if (accumulate) std::copy(out + r * kGroup, out + (r + 1) * kGroup, acc);
     for (int64_t k = 0; k < depth; ++k)
       for (int64_t j = 0; j < kGroup; ++j) acc[j] += w[r * ldw + k] * xp[k * kGroup + j];
     std::copy(acc, acc + kGroup, out + r * kGroup);
@@ -119,7 +118,7 @@ void micro_tile(const float* w, int64_t ldw, const float* xp, int64_t depth, flo
 #endif
 }
 
-using MicroTile = void (*)(const float*, int64_t, const float*, int64_t, float*);
+using MicroTile = void (*)(const float*, int64_t, const float*, int64_t, float*, bool);
 
 template <int... N>
 constexpr auto make_tile_table(std::integer_sequence<int, N...>) {
@@ -127,12 +126,11 @@ constexpr auto make_tile_table(std::integer_sequence<int, N...>) {
 }
 constexpr auto kMicroTiles = make_tile_table(std::make_integer_sequence<int, kTileRows>{});
 
-// y[t][r0 + r] (+)= tile[r][t - t0] for the valid rows and tokens of a tile.
-void store_tile(const float* tile, int64_t rows, int64_t t0, int64_t tokens, int64_t r0, float* y, int64_t ldy,
-                bool accumulate) {
+// y[t0 + j][r0 + r] = tile[r][j] for the valid rows and tokens of a tile.
+void store_tile(const float* tile, int64_t rows, int64_t t0, int64_t tokens, int64_t r0, float* y, int64_t ldy) {
   for (int64_t j = 0; j < tokens; ++j) {
     float* out = y + (t0 + j) * ldy + r0;
-    for (int64_t r = 0; r < rows; ++r) out[r] = (accumulate ? out[r] : 0.0f) + tile[r * kGroup + j];
+    for (int64_t r = 0; r < rows; ++r) out[r] = tile[r * kGroup + j];
   }
 }
 
@@ -162,7 +160,6 @@ void matmul_rows(const Tensor& w, const float* x, int64_t n_tokens, float* y, Th
 
 void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   const WeightView v = view(w);
-  const int64_t depth_max = depth_slice(v);
   const int64_t groups = (n_tokens + kGroup - 1) / kGroup;
   // The caller's scratch holds the packed activations that every thread reads.
   float* xp = scratch(1, groups * kGroup * v.cols).data();
@@ -172,24 +169,27 @@ void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, T
   for_chunks(pool, panels, 1, [&](int64_t panel, int64_t) {
     const int64_t r0 = panel * kPanelRows;
     const int64_t panel_rows = std::min(kPanelRows, v.rows - r0);
-    float* wbuf = scratch(0, kPanelRows * depth_max + kTileRows * kGroup).data();
-    float* tile = wbuf + kPanelRows * depth_max;
-    for (int64_t k0 = 0; k0 < v.cols; k0 += depth_max) {
-      const int64_t depth = std::min(depth_max, v.cols - k0);
+    // wbuf (panel_rows × kDepth): decoded K slice of the panel's rows;
+    // acc (groups × kPanelRows × 32): the panel's sums, complete after the last slice
+    float* wbuf = scratch(0, kPanelRows * kDepth + groups * kPanelRows * kGroup).data();
+    float* acc = wbuf + kPanelRows * kDepth;
+    for (int64_t k0 = 0; k0 < v.cols; k0 += kDepth) {
+      const int64_t depth = std::min(kDepth, v.cols - k0);
       const int64_t byte0 = k0 / v.k.block_elems * v.k.block_bytes;
-      // wbuf (panel_rows × depth): decoded slice of the panel's rows
       for (int64_t r = 0; r < panel_rows; ++r)
         v.k.decode(v.data + (r0 + r) * v.row_bytes + byte0, wbuf + r * depth, depth);
       for (int64_t g = 0; g < groups; ++g) {
         const float* xg = xp + (g * v.cols + k0) * kGroup;
-        const int64_t tokens = std::min(kGroup, n_tokens - g * kGroup);
         for (int64_t tr = 0; tr < panel_rows; tr += kTileRows) {
           const int64_t rows = std::min(kTileRows, panel_rows - tr);
-          kMicroTiles[rows - 1](wbuf + tr * depth, depth, xg, depth, tile);
-          store_tile(tile, rows, g * kGroup, tokens, r0 + tr, y, v.rows, k0 > 0);
+          kMicroTiles[rows - 1](wbuf + tr * depth, depth, xg, depth, acc + (g * kPanelRows + tr) * kGroup, k0 > 0);
         }
       }
     }
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t tr = 0; tr < panel_rows; tr += kTileRows)
+        store_tile(acc + (g * kPanelRows + tr) * kGroup, std::min(kTileRows, panel_rows - tr), g * kGroup,
+                   std::min(kGroup, n_tokens - g * kGroup), r0 + tr, y, v.rows);
   });
 }
 

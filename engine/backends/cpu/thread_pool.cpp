@@ -12,20 +12,25 @@
 namespace halo::cpu {
 namespace {
 
-// How long a thread spins for the next event before it blocks. Long enough
-// to bridge the gap between the steps of one forward pass.
+// How long a thread waits actively for the next event before it blocks.
+// Long enough to bridge the gap between the steps of one forward pass.
 constexpr auto kSpinTime = std::chrono::microseconds(300);
+// After this long the waiting thread yields between checks, so that on a
+// busy machine the thread it waits for can run on this core.
+constexpr auto kPureSpinTime = std::chrono::microseconds(20);
 
-// Spins until pred() holds or the spin time runs out; returns pred().
+// Waits until pred() holds or the spin time runs out; returns pred().
 template <class Pred>
 bool spin_until(Pred pred) {
-  auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  const auto start = std::chrono::steady_clock::now();
   for (;;) {
-    for (int i = 0; i < 256; ++i) {
+    for (int i = 0; i < 128; ++i) {
       if (pred()) return true;
       HALO_CPU_RELAX();
     }
-    if (std::chrono::steady_clock::now() > deadline) return pred();
+    const auto waited = std::chrono::steady_clock::now() - start;
+    if (waited > kSpinTime) return pred();
+    if (waited > kPureSpinTime) std::this_thread::yield();
   }
 }
 
