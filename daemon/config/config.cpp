@@ -205,6 +205,10 @@ class DocumentReader {
 };
 
 std::string read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw ConfigError("Failed to read " + path.string() + ": not a regular file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("Failed to open " + path.string() + ": " + std::generic_category().message(errno));
   std::ostringstream text;

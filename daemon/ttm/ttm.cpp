@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -16,6 +17,15 @@ namespace {
 // RAM/2: the kernel computes it from totalram, which can differ slightly from
 // MemTotal as /proc reports it.
 constexpr double kDefaultTolerance = 0.01;
+
+uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+// Bytes of a page or kB count read from the kernel; a value too large to
+// express (a corrupt or hostile file) saturates instead of wrapping around.
+uint64_t saturating_mul(uint64_t count, uint64_t unit) {
+  uint64_t bytes = 0;
+  return __builtin_mul_overflow(count, unit, &bytes) ? UINT64_MAX : bytes;
+}
 
 std::optional<std::string> read_first_line(const std::filesystem::path& path) {
   std::ifstream in(path);
@@ -61,16 +71,14 @@ uint64_t read_mem_total(const std::filesystem::path& meminfo) {
     std::istringstream fields(line.substr(9));
     uint64_t kib = 0;
     std::string unit;
-    if (fields >> kib >> unit && unit == "kB") return kib * 1024;
+    if (fields >> kib >> unit && unit == "kB") return saturating_mul(kib, 1024);
     return 0;
   }
   return 0;
 }
 
-uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
-
 std::string pages_text(uint64_t pages) {
-  return std::to_string(pages) + " pages (" + format_bytes(pages * kPageSize) + ")";
+  return std::to_string(pages) + " pages (" + format_bytes(saturating_mul(pages, kPageSize)) + ")";
 }
 
 bool is_kernel_default(uint64_t pages, uint64_t mem_total) {
@@ -94,7 +102,7 @@ bool judge_limits(Report& r) {
         "ttm.pages_limit is " + (limit == 0 ? std::string("unset (0)") : pages_text(limit)) +
         ", the kernel default of half of RAM: the GPU may use only " + format_bytes(r.ttm_limit) +
         " of " + format_bytes(r.mem_total) + "." + kFixHint);
-  } else if (r.pages_limit && r.mem_total > 0 && limit * kPageSize > usable) {
+  } else if (r.pages_limit && r.mem_total > 0 && saturating_mul(limit, kPageSize) > usable) {
     misconfigured = true;
     r.warnings.push_back("ttm.pages_limit is " + pages_text(limit) + ", more than RAM (" +
                          format_bytes(r.mem_total) + ") minus a reserve of " + format_bytes(r.reserve) +
@@ -183,7 +191,7 @@ Report Checker::check(std::optional<uint64_t> reserve) const {
 
   const bool has_ttm = r.pages_limit || r.page_pool_size;
   const uint64_t limit = r.pages_limit.value_or(0);
-  r.ttm_limit = limit != 0 ? limit * kPageSize : r.mem_total / 2;
+  r.ttm_limit = limit != 0 ? saturating_mul(limit, kPageSize) : r.mem_total / 2;
   uint64_t gpu_limit = r.ttm_limit;
   if (r.drm && r.drm->total > 0) gpu_limit = std::min(gpu_limit, r.drm->total);
   r.budget = saturating_sub(gpu_limit, r.reserve);

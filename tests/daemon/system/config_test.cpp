@@ -49,6 +49,17 @@ TEST(ConfigLoad, FailsForAMissingFileTheUserNamed) {
   EXPECT_THROW(load(dir.path() / "halod.toml", {.main_must_exist = true}), ConfigError);
 }
 
+TEST(ConfigLoad, FailsClearlyWhenTheFileCannotBeRead) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "halod.toml");  // a folder where the file should be
+  try {
+    load(dir.path() / "halod.toml");
+    FAIL() << "no error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find((dir.path() / "halod.toml").string()), std::string::npos) << e.what();
+  }
+}
+
 TEST(ConfigLoad, TheInstalledExampleDocumentsTheRealDefaults) {
   Config config = load(HALOD_CONFIG_EXAMPLE, {.main_must_exist = true});
   expect_defaults(config);

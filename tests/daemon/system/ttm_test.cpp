@@ -199,6 +199,15 @@ TEST(TtmCheck, WarnsAboutParametersThatAreNotNumbers) {
   EXPECT_NE(joined(report.warnings).find("holds \"lots\", not a number"), std::string::npos) << joined(report.warnings);
 }
 
+TEST(TtmCheck, SaturatesAbsurdValuesInsteadOfWrappingAround) {
+  FakeSystem system(k128GiB);
+  system.set_ttm("18446744073709551615", "18446744073709551615");  // ULONG_MAX pages
+  Report report = system.check();
+  EXPECT_EQ(report.ttm_limit, UINT64_MAX);
+  EXPECT_EQ(report.verdict, Verdict::Misconfigured);
+  EXPECT_EQ(report.budget, UINT64_MAX - 8 * kGiB);
+}
+
 TEST(TtmCheck, WarnsWhenMeminfoIsMissing) {
   test::TempDir root;
   root.write("sys/module/ttm/parameters/pages_limit", "1000\n");
