@@ -17,6 +17,9 @@ namespace {
 constexpr uint32_t kMaxDims = 4;
 constexpr int kMaxArrayDepth = 4;
 constexpr uint64_t kMaxKeyLength = 1 << 16;
+// Nested-array items are decoded into Value objects (~10x their encoded
+// size); no real model uses many, so a cap bounds what a crafted file costs.
+constexpr uint64_t kMaxNestedItems = 1 << 16;
 
 // Smallest encoded size of one element of a type, so counts can be checked
 // against the bytes left before anything is allocated.
@@ -183,6 +186,8 @@ class Parser {
       for (uint64_t k = 0; k < v.count; ++k) v.strings.push_back(read_string("array string"));
     } else if (v.elem_type == ValueType::Array) {
       if (depth >= kMaxArrayDepth) fail("arrays nested too deeply", at);
+      nested_items_ += v.count;
+      if (nested_items_ > kMaxNestedItems) fail("too many nested array items", at);
       v.items.resize(v.count);
       for (auto& item : v.items) read_value(item, ValueType::Array, depth + 1);
     } else {
@@ -287,6 +292,7 @@ class Parser {
   const uint8_t* data_;
   uint64_t size_;
   uint64_t pos_ = 0;
+  uint64_t nested_items_ = 0;
 };
 
 std::unique_ptr<File> File::open(const std::string& path) {
