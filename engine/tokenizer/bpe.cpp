@@ -79,11 +79,10 @@ std::string decode_byte_level(std::string_view text) {
 }
 
 BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index)
-    : vocab_(vocab), index_(index), pre_(std::make_unique<Pretokenizer>(vocab.pre)) {
+    : index_(index), pre_(std::make_unique<Pretokenizer>(vocab.pre)), merges_(vocab.merges.size()) {
   const auto& stand_ins = byte_to_unicode();
   for (int b = 0; b < 256; ++b) byte_tokens_[b] = index_.find(stand_ins[b]);
 
-  merges_.reserve(vocab.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
     const std::string_view merge = vocab.merges[rank];
@@ -96,8 +95,8 @@ BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index)
     // A merge of parts that are not tokens can never apply to token ids.
     if (left_id < 0 || right_id < 0) continue;
     joined.assign(left).append(right);
-    // emplace keeps the first (best) rank of a repeated pair.
-    merges_.emplace(pair_key(left_id, right_id), Merge{static_cast<int32_t>(rank), index_.find(joined)});
+    // A repeated pair keeps its first (best) rank.
+    merges_.insert_first(left_id, right_id, {static_cast<int32_t>(rank), index_.find(joined)});
   }
 }
 
@@ -137,9 +136,9 @@ void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) c
     const int32_t l = symbols[left].id;
     const int32_t r = symbols[right].id;
     if (l < 0 || r < 0) return;
-    const auto it = merges_.find(pair_key(l, r));
-    if (it == merges_.end()) return;
-    queue.push({left, right, it->second.rank, l, r, it->second.result});
+    const MergeTable::Merge* m = merges_.find(l, r);
+    if (!m) return;
+    queue.push({left, right, m->rank, l, r, m->result});
   };
   for (int i = 1; i < static_cast<int>(symbols.size()); ++i) try_add(i - 1, i);
 

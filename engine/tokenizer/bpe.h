@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "engine/tokenizer/flat_table.h"
 #include "engine/tokenizer/pretokenize.h"
 #include "engine/tokenizer/vocab.h"
 
@@ -33,21 +33,13 @@ class BpeEncoder {
   void encode(std::string_view text, std::vector<int32_t>& out) const;
 
  private:
-  struct Merge {
-    int32_t rank;
-    int32_t result;  // token id of the joined text, -1 if the vocabulary lacks it
-  };
-  static uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-  }
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
   void emit_byte_tokens(std::string_view bytes, std::vector<int32_t>& out) const;
 
-  const Vocab& vocab_;
   const TokenIndex& index_;
   std::unique_ptr<Pretokenizer> pre_;
   std::array<int32_t, 256> byte_tokens_{};  // token of each byte's stand-in, -1 if absent
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) → merge
+  MergeTable merges_;
 };
 
 }  // namespace halo::tok

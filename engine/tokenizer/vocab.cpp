@@ -180,11 +180,4 @@ Vocab read_vocab(const gguf::File& file) {
   return vocab;
 }
 
-TokenIndex::TokenIndex(const Vocab& vocab) {
-  by_text_.reserve(vocab.texts.size());
-  for (size_t i = 0; i < vocab.texts.size(); ++i) {
-    by_text_.insert_or_assign(std::string_view(vocab.texts[i]), static_cast<int32_t>(i));
-  }
-}
-
 }  // namespace halo::tok

@@ -4,7 +4,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "engine/tokenizer/flat_table.h"
 #include <utility>
 #include <vector>
 
@@ -50,14 +51,11 @@ bool is_llama3_pre(std::string_view pre);
 // A text that occurs twice maps to its last id, as in the reference.
 class TokenIndex {
  public:
-  explicit TokenIndex(const Vocab& vocab);
-  int32_t find(std::string_view text) const {
-    auto it = by_text_.find(text);
-    return it == by_text_.end() ? -1 : it->second;
-  }
+  explicit TokenIndex(const Vocab& vocab) : by_text_(vocab.texts) {}
+  int32_t find(std::string_view text) const { return by_text_.find(text); }
 
  private:
-  std::unordered_map<std::string_view, int32_t> by_text_;
+  TextTable by_text_;
 };
 
 }  // namespace tok
