@@ -15,6 +15,9 @@ class VocabTokenizer final : public Tokenizer {
  public:
   // Throws halo::Error(BadModel) when the vocabulary cannot be used.
   explicit VocabTokenizer(Vocab vocab);
+  // The encoders keep references into vocab_, so the object stays in place.
+  VocabTokenizer(const VocabTokenizer&) = delete;
+  VocabTokenizer& operator=(const VocabTokenizer&) = delete;
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const override;
   std::string piece(int32_t id, bool render_special = false) const override;
