@@ -112,7 +112,9 @@ TEST_F(HaloRun, DumpLogitsWritesTopPairsPerPositionMatchingTheReference) {
     const auto& mine = doc["top"][pos];
     const auto& theirs = c["prompt_top8"][pos];
     ASSERT_EQ(mine.size(), 8u);
-    for (size_t k = 1; k < mine.size(); ++k) EXPECT_GE(mine[k - 1][1].get<double>(), mine[k][1].get<double>());
+    for (size_t k = 1; k < mine.size(); ++k) {
+      EXPECT_GE(mine[k - 1][1].get<double>(), mine[k][1].get<double>()) << "pos " << pos;
+    }
     for (const auto& pair : theirs) {  // every reference id that is also in my top 8
       for (const auto& m : mine) {
         if (m[0] != pair[0]) continue;
@@ -180,14 +182,15 @@ TEST_F(HaloRun, BadArgumentsAreOneErrorLineWithExitCodeOne) {
 }
 
 TEST_F(HaloRun, UnknownBackendIsOneErrorLine) {
-  ProcessResult r = halo_run({"-m", fixture("models/llama-spm-q4_k_m.gguf"), "-p", "hi", "--backend", "abacus"});
+  ProcessResult r =
+      halo_run({"-m", fixture("models/llama-spm-q4_k_m.gguf"), "-p", "hi", "--backend", "abacus"});
   expect_one_error_line(r, "unknown backend");
 }
 
 TEST_F(HaloRun, TokenIdOutsideTheVocabularyIsOneErrorLine) {
   TempDir dir;
-  ProcessResult r = halo_run({"-m", fixture("models/llama-spm-q4_k_m.gguf"), "--backend", "cpu", "--dump-logits",
-                              dir.file("x.json"), "--tokens", "1 99999999"});
+  ProcessResult r = halo_run({"-m", fixture("models/llama-spm-q4_k_m.gguf"), "--backend", "cpu",
+                              "--dump-logits", dir.file("x.json"), "--tokens", "1 99999999"});
   expect_one_error_line(r, "token outside the vocabulary");
 }
 
@@ -212,7 +215,9 @@ class BrokenModel : public HaloRun {
 
 TEST_F(BrokenModel, EmptyFile) { expect_rejected("", "empty"); }
 
-TEST_F(BrokenModel, TruncatedInsideTheHeader) { expect_rejected(original_.substr(0, 100), "truncated-header"); }
+TEST_F(BrokenModel, TruncatedInsideTheHeader) {
+  expect_rejected(original_.substr(0, 100), "truncated-header");
+}
 
 TEST_F(BrokenModel, TruncatedInsideTheTensorInfos) {
   expect_rejected(original_.substr(0, layout_.tensor_infos_end - 10), "truncated-infos");

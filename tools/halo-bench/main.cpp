@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
   app.add_option("-p,--n-prompt", o.n_prompt, "prompt tokens (0: skip pp)")->capture_default_str();
   app.add_option("-n,--n-gen", o.n_gen, "generated tokens (0: skip tg)")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)");
-  app.add_option("--reps", o.reps, "repetitions per test")->capture_default_str()->check(CLI::Range(1u, 1000u));
+  app.add_option("--reps", o.reps, "repetitions per test")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000u));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -75,7 +75,9 @@ int dispatch(CLI::App& app, const halo::run::Options& o) {
     halo::run::dump_logits(o);
     return 0;
   }
-  if (!app.count("--prompt")) throw halo::run::UsageError("nothing to do: give -p PROMPT, --tokenize or --dump-logits");
+  if (!app.count("--prompt")) {
+    throw halo::run::UsageError("nothing to do: give -p PROMPT, --tokenize or --dump-logits");
+  }
   return halo::run::generate(o);
 }
 
