@@ -69,9 +69,8 @@ void CpuRunner::attention_block(int layer, int64_t n, int64_t n_past) {
   // q (n × q_dim); k, v (n × kv_dim) written straight into the cache rows n_past..n_past+n
   float* k_rows = k_cache_[layer].data() + n_past * kv_dim;
   float* v_rows = v_cache_[layer].data() + n_past * kv_dim;
-  matmul(*lw.wq, xn_.data(), n, q_.data(), pool_);
-  matmul(*lw.wk, xn_.data(), n, k_rows, pool_);
-  matmul(*lw.wv, xn_.data(), n, v_rows, pool_);
+  const MatmulOut qkv[] = {{lw.wq, q_.data()}, {lw.wk, k_rows}, {lw.wv, v_rows}};
+  matmul_set(qkv, xn_.data(), n, pool_);
 
   pool_.parallel_for(n, [&](uint64_t begin, uint64_t end) {
     for (uint64_t t = begin; t < end; ++t) {
@@ -106,8 +105,8 @@ void CpuRunner::ffn_block(int layer, int64_t n) {
       rms_norm(x_.data() + t * n_embd, lv.ffn_norm.data(), n_embd, hp_.rms_eps, xn_.data() + t * n_embd);
   });
   // gate, up (n × n_ff); gate = silu(gate) * up; x += Wdown · gate
-  matmul(*lw.ffn_gate, xn_.data(), n, gate_.data(), pool_);
-  matmul(*lw.ffn_up, xn_.data(), n, up_.data(), pool_);
+  const MatmulOut gate_up[] = {{lw.ffn_gate, gate_.data()}, {lw.ffn_up, up_.data()}};
+  matmul_set(gate_up, xn_.data(), n, pool_);
   pool_.parallel_for(n, [&](uint64_t begin, uint64_t end) {
     swiglu(gate_.data() + begin * n_ff, up_.data() + begin * n_ff, (end - begin) * n_ff);
   });

@@ -134,6 +134,38 @@ void store_tile(const float* tile, int64_t rows, int64_t t0, int64_t tokens, int
   }
 }
 
+// Rows [begin, end) of one product on the matrix-vector path.
+void rows_range(const WeightView& v, const float* x, int64_t n_tokens, float* y, int64_t begin, int64_t end) {
+  if (n_tokens == 1 && v.k.row_dot) {
+    for (int64_t r = begin; r < end; ++r) y[r] = v.k.row_dot(v.data + r * v.row_bytes, x, v.cols);
+    return;
+  }
+  float* row = scratch(0, v.cols).data();
+  for (int64_t r = begin; r < end; ++r) {
+    v.k.decode(v.data + r * v.row_bytes, row, v.cols);
+    for (int64_t t = 0; t < n_tokens; ++t) y[t * v.rows + r] = dot_f32(row, x + t * v.cols, v.cols);
+  }
+}
+
+// The matrix-vector path for several products at once: their rows are
+// numbered one after another and handed out in chunks.
+void rows_set(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens, ThreadPool& pool) {
+  std::vector<WeightView> views;
+  std::vector<int64_t> first_row = {0};
+  for (const MatmulOut& o : outs) {
+    views.push_back(view(*o.w));
+    first_row.push_back(first_row.back() + views.back().rows);
+  }
+  const int64_t total = first_row.back();
+  const int64_t chunk = std::max<int64_t>(4, total / (pool.size() * 32));
+  for_chunks(pool, total, chunk, [&](int64_t begin, int64_t end) {
+    for (size_t i = 0; i < views.size(); ++i) {
+      const int64_t lo = std::max(begin, first_row[i]), hi = std::min(end, first_row[i + 1]);
+      if (lo < hi) rows_range(views[i], x, n_tokens, outs[i].y, lo - first_row[i], hi - first_row[i]);
+    }
+  });
+}
+
 }  // namespace
 
 void decode_row(const Tensor& w, int64_t row, float* dst) {
@@ -143,19 +175,8 @@ void decode_row(const Tensor& w, int64_t row, float* dst) {
 }
 
 void matmul_rows(const Tensor& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-  const WeightView v = view(w);
-  const int64_t chunk = std::max<int64_t>(4, v.rows / (pool.size() * 32));
-  for_chunks(pool, v.rows, chunk, [&](int64_t begin, int64_t end) {
-    if (n_tokens == 1 && v.k.row_dot) {
-      for (int64_t r = begin; r < end; ++r) y[r] = v.k.row_dot(v.data + r * v.row_bytes, x, v.cols);
-      return;
-    }
-    float* row = scratch(0, v.cols).data();
-    for (int64_t r = begin; r < end; ++r) {
-      v.k.decode(v.data + r * v.row_bytes, row, v.cols);
-      for (int64_t t = 0; t < n_tokens; ++t) y[t * v.rows + r] = dot_f32(row, x + t * v.cols, v.cols);
-    }
-  });
+  const MatmulOut out{&w, y};
+  rows_set({&out, 1}, x, n_tokens, pool);
 }
 
 void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
@@ -191,6 +212,14 @@ void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, T
         store_tile(acc + (g * kPanelRows + tr) * kGroup, std::min(kTileRows, panel_rows - tr), g * kGroup,
                    std::min(kGroup, n_tokens - g * kGroup), r0 + tr, y, v.rows);
   });
+}
+
+void matmul_set(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens, ThreadPool& pool) {
+  if (n_tokens <= kRowsPathMaxTokens) {
+    rows_set(outs, x, n_tokens, pool);
+    return;
+  }
+  for (const MatmulOut& o : outs) matmul_tiled(*o.w, x, n_tokens, o.y, pool);
 }
 
 void matmul(const Tensor& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {

@@ -32,9 +32,14 @@ class ThreadPool {
   }
 
   // Splits [0, n) into contiguous ranges, one per thread, and calls
-  // fn(begin, end) for each non-empty range.
+  // fn(begin, end) for each non-empty range. A single item runs on the
+  // caller without waking the workers.
   template <class Fn>
   void parallel_for(uint64_t n, Fn&& fn) {
+    if (n <= 1) {
+      if (n == 1) fn(uint64_t{0}, uint64_t{1});
+      return;
+    }
     run([&](unsigned i, unsigned t) {
       uint64_t begin = n * i / t, end = n * (i + 1) / t;
       if (begin < end) fn(begin, end);
