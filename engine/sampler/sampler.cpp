@@ -11,9 +11,9 @@ namespace halo {
 namespace {
 
 constexpr uint64_t kRandomSeed = 0xFFFFFFFFFFFFFFFFull;
-// top-p without top-k sorts the candidates in growing chunks, since the
-// nucleus is usually a few dozen tokens out of a 32k-128k vocabulary.
-constexpr size_t kFirstSortChunk = 256;
+// top-p sorts at most this many candidates as they are; more are first
+// narrowed down to the nucleus by bucketing (narrow_for_top_p).
+constexpr size_t kSortDirectlyUpTo = 1024;
 
 void check_finite(float value, const char* name) {
   if (!std::isfinite(value)) {
@@ -130,26 +130,50 @@ void Sampler::keep_min_p(float max_logit) {
   std::erase_if(candidates_, [&](const Candidate& c) { return c.logit < threshold; });
 }
 
+// Drops candidates that cannot be in the top-p nucleus without sorting them:
+// logits are counted into buckets below the maximum, and buckets are taken
+// from the top until a lower bound of their mass (count x weight of the
+// bucket's lower edge) reaches target. The exact nucleus lies inside what is
+// kept, since the bound only ever keeps more. O(n) and no exp per token,
+// for 128k vocabularies whose nucleus may hold thousands of tokens.
+void Sampler::narrow_for_top_p(float max_logit, double target) {
+  constexpr size_t kBuckets = 4096;
+  float min_logit = max_logit;
+  for (const Candidate& c : candidates_) {
+    if (std::isfinite(c.logit)) min_logit = std::min(min_logit, c.logit);
+  }
+  if (!(max_logit > min_logit)) return;  // all equal: nothing to narrow
+  const double width = static_cast<double>(max_logit - min_logit) / (kBuckets - 1);
+  auto bucket_of = [&](float logit) -> size_t {  // kBuckets: weight 0, never needed
+    if (!std::isfinite(logit)) return kBuckets;
+    return std::min(kBuckets - 1, static_cast<size_t>((max_logit - logit) / width));
+  };
+  std::vector<uint32_t> count(kBuckets + 1, 0);
+  for (const Candidate& c : candidates_) ++count[bucket_of(c.logit)];
+  size_t cut = kBuckets - 1;
+  double mass_lower_bound = 0;
+  for (size_t b = 0; b < kBuckets; ++b) {
+    mass_lower_bound += count[b] * std::exp(-width * static_cast<double>(b + 1));
+    if (mass_lower_bound >= target) {
+      cut = b;
+      break;
+    }
+  }
+  std::erase_if(candidates_, [&](const Candidate& c) { return bucket_of(c.logit) > cut; });
+}
+
 // top-p: keep the smallest set of most likely tokens whose probability (at
 // temperature 1, normalised over total_weight) reaches top_p; at least one.
 void Sampler::keep_top_p(float max_logit, double total_weight) {
   if (p_.top_p >= 1 || candidates_.size() <= 1) return;
-  auto better = [](const Candidate& a, const Candidate& b) {
-    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-  };
   double target = static_cast<double>(p_.top_p) * total_weight;
+  if (candidates_.size() > kSortDirectlyUpTo) narrow_for_top_p(max_logit, target);
+  std::sort(candidates_.begin(), candidates_.end(), [](const Candidate& a, const Candidate& b) {
+    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+  });
   double cumulative = 0;
-  size_t sorted = 0;
-  size_t chunk = kFirstSortChunk;
   for (size_t i = 0; i < candidates_.size(); ++i) {
-    if (i == sorted) {  // sort the next chunk of the remaining candidates
-      size_t end = std::min(candidates_.size(), sorted + chunk);
-      std::partial_sort(candidates_.begin() + sorted, candidates_.begin() + end, candidates_.end(),
-                        better);
-      sorted = end;
-      chunk *= 2;
-    }
-    cumulative += std::exp(static_cast<double>(candidates_[i].logit - max_logit));
+    cumulative += std::exp(candidates_[i].logit - max_logit);
     if (cumulative >= target) {
       candidates_.resize(i + 1);
       return;
@@ -160,16 +184,16 @@ void Sampler::keep_top_p(float max_logit, double total_weight) {
 // Draws one candidate with weights exp((logit - max) / temperature).
 int32_t Sampler::draw(float max_logit) {
   if (candidates_.size() == 1) return candidates_[0].id;
-  double inv_temp = 1.0 / p_.temperature;
+  float inv_temp = 1.0f / p_.temperature;
   double total = 0;
-  std::vector<double> weights(candidates_.size());
+  weights_.resize(candidates_.size());
   for (size_t i = 0; i < candidates_.size(); ++i) {
-    weights[i] = std::exp((candidates_[i].logit - max_logit) * inv_temp);
-    total += weights[i];
+    weights_[i] = std::exp((candidates_[i].logit - max_logit) * inv_temp);  // float exp, summed in double
+    total += weights_[i];
   }
   double u = uniform01(rng_) * total;
   for (size_t i = 0; i < candidates_.size(); ++i) {
-    u -= weights[i];
+    u -= weights_[i];
     if (u < 0) return candidates_[i].id;
   }
   return candidates_.back().id;  // rounding left u at exactly 0
@@ -193,7 +217,7 @@ int32_t Sampler::sample(std::span<float> logits) {
   // min-p only depends on the maximum, so it can run first and shrink the sort.
   double total_weight = 0;
   if (p_.top_p < 1) {
-    for (const Candidate& c : candidates_) total_weight += std::exp(static_cast<double>(c.logit - max_logit));
+    for (const Candidate& c : candidates_) total_weight += std::exp(c.logit - max_logit);
   }
   keep_min_p(max_logit);
   keep_top_p(max_logit, total_weight);

@@ -45,6 +45,7 @@ class Sampler {
   void select_top_k(std::span<const float> logits);
   void select_all(std::span<const float> logits);
   void keep_min_p(float max_logit);
+  void narrow_for_top_p(float max_logit, double target);
   void keep_top_p(float max_logit, double total_weight);
   int32_t draw(float max_logit);
 
@@ -52,6 +53,7 @@ class Sampler {
   std::mt19937_64 rng_;
   std::deque<int32_t> recent_;
   std::vector<Candidate> candidates_;  // scratch, reused between calls
+  std::vector<double> weights_;        // scratch for draw()
 };
 
 }  // namespace halo

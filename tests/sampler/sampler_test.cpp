@@ -144,7 +144,21 @@ TEST(Sampler, TopPKeepsTheSmallestNucleus) {
   EXPECT_NEAR(h[0] / 5000.0, 0.3 / 0.8, 0.03);
 }
 
-TEST(Sampler, TopPOnALargeVocabularyNeedsMoreThanOneSortChunk) {
+TEST(Sampler, TopPOnALargeVocabularyKeepsTheExactNucleusInsideOneBucket) {
+  // 2000 tokens at logit 0, 2000 at -0.001 (same bucket of the narrowing
+  // pass), the rest at -30. top_p 0.5 needs exactly the 2000 zeros.
+  std::vector<float> logits(128256, -30.0f);
+  for (int i = 0; i < 2000; ++i) logits[i * 8] = 0.0f;
+  for (int i = 0; i < 2000; ++i) logits[i * 8 + 4] = -0.001f;
+  SamplerParams p = plain(1.0f, 12);
+  p.top_p = 0.5f;
+  Sampler s(p);
+  auto h = histogram(s, logits, 3000);
+  for (auto& [id, n] : h) ASSERT_EQ(id % 8, 0) << "token " << id << " is outside the nucleus";
+  EXPECT_GT(h.size(), 1400u);  // 3000 uniform draws over 2000 reach about 1550
+}
+
+TEST(Sampler, TopPOnALargeVocabularyWithAWideNucleus) {
   // 2000 equally likely tokens and the rest negligible: top_p 0.9 keeps 1800.
   std::vector<float> logits(32000, -40.0f);
   for (int i = 0; i < 2000; ++i) logits[i * 16] = 0.0f;
