@@ -61,6 +61,7 @@ GenerateStats Session::generate(std::string_view prompt, const GenerateParams& p
   }
   stats.prompt_seconds = seconds_since(prompt_start);
 
+  auto emit = [&](std::string_view text, int32_t token) { return on_text ? on_text(text, token) : true; };
   auto gen_start = Clock::now();
   Detokenizer detok(tokenizer_);
   StopMatcher stops(params.stop);
@@ -72,7 +73,7 @@ GenerateStats Session::generate(std::string_view prompt, const GenerateParams& p
       stats.reason = StopReason::Stop;
       StopMatcher::Result tail = stops.push(detok.flush());
       std::string text = tail.stopped ? tail.text : tail.text + stops.flush();
-      if (!text.empty()) on_text(text, token);
+      if (!text.empty()) emit(text, token);
       break;
     }
     ++stats.generated_tokens;
@@ -85,7 +86,7 @@ GenerateStats Session::generate(std::string_view prompt, const GenerateParams& p
       if (!tail.stopped) piece.text += stops.flush();
     }
     if (piece.stopped) stats.reason = StopReason::Stop;
-    if (!on_text(piece.text, token) && !piece.stopped && !last) {
+    if (!emit(piece.text, token) && !piece.stopped && !last) {
       stats.reason = StopReason::Cancelled;
       break;
     }

@@ -56,7 +56,7 @@ class Session {
   // Throws halo::Error(InvalidArgument) when the prompt is empty or does not
   // fit the context; Runner errors pass through.
   GenerateStats generate(std::string_view prompt, const GenerateParams& params,
-                         const TokenCallback& on_text);
+                         const TokenCallback& on_text);  // on_text may be empty
 
   static constexpr uint32_t kPromptBatch = 512;  // tokens per Runner::eval of the prompt
 

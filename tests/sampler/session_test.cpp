@@ -182,6 +182,15 @@ TEST_F(SessionTest, PromptLongerThanTheContextIsRejected) {
   EXPECT_TRUE(runner.batch_sizes.empty());
 }
 
+TEST_F(SessionTest, WorksWithoutACallback) {
+  params_.max_tokens = 3;
+  ScriptedRunner runner(tok_->n_vocab(), 64, prompt_len("Hi"), {});
+  Session session(*tok_, runner);
+  GenerateStats s = session.generate("Hi", params_, {});
+  EXPECT_EQ(s.generated_tokens, 3u);
+  EXPECT_EQ(s.reason, StopReason::Length);
+}
+
 TEST_F(SessionTest, EmptyPromptWithoutBosIsRejected) {
   params_.add_bos = false;
   ScriptedRunner runner(tok_->n_vocab(), 64, 0, {});
