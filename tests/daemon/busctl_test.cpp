@@ -47,6 +47,18 @@ TEST_F(FromBusctl, LoadsGeneratesAndUnloads) {
   EXPECT_EQ(out, "ao 0\n");
 }
 
+TEST_F(FromBusctl, SeesModelsThroughTheObjectManager) {
+  load(kLlama);
+  int status = -1;
+  std::string out = busctl({"call", "org.halod.Halod1", kManager, "org.freedesktop.DBus.ObjectManager",
+                            "GetManagedObjects"},
+                           &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(out.find("\"/org/halod/Halod1/model/1\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"org.halod.Halod1.Model\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"State\" s \"ready\""), std::string::npos) << out;
+}
+
 TEST_F(FromBusctl, GetsNamedErrorsForBadCalls) {
   int status = -1;
   // busctl prints the message and fails; the daemon stays up.
@@ -109,6 +121,13 @@ TEST_F(FromHaloctl, ExitCodesTellErrorsApart) {
   stop_daemon();
   haloctl({"status"}, &status);
   EXPECT_EQ(status, 8);  // no daemon
+}
+
+TEST_F(FromHaloctl, HandsTheTtmSubcommandToTheTtmTool) {
+  int status = -1;
+  std::string out = haloctl({"ttm", "recommend", "--ram", "64GiB", "--reserve", "4GiB"}, &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("pages_limit"), std::string::npos) << out;
 }
 
 TEST_F(FromHaloctl, UnloadsByName) {

@@ -43,7 +43,9 @@ std::string exit_codes_help() {
          "  7    not a usable GGUF model (BadModel)\n"
          "  8    halod is not running, or the bus cannot be reached\n"
          "  9    generation ended with an error\n"
-         "  130  interrupted by Ctrl-C (the request was cancelled)\n";
+         "  130  interrupted by Ctrl-C (the request was cancelled)\n"
+         "haloctl ttm has its own: 0 ok or warning, 1 could not do it, 2 bad arguments,\n"
+         "  3 TTM limits misconfigured or unavailable (check).\n";
 }
 
 std::unique_ptr<sdbus::IConnection> connect(bool session) {

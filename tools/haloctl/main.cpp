@@ -2,6 +2,9 @@
 // generate, switch) and the TTM tools (ttm check|recommend|apply).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "tools/haloctl/client.h"
 #include "tools/haloctl/commands.h"
@@ -14,22 +17,43 @@ namespace {
 
 using namespace haloctl;
 
+// `haloctl [--json] ttm ARGS...`: the TTM tool parses ARGS itself (CLI11's
+// prefix_command does not pass them through a subcommand here). Returns
+// nothing when the command line is not a ttm one.
+std::optional<int> run_ttm_if_asked(int argc, char** argv) {
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--json" || word == "--session") {
+      json |= word == "--json";
+      continue;
+    }
+    if (word != "ttm") return std::nullopt;
+    std::vector<std::string> args;
+    for (int k = i + 1; k < argc; ++k) {
+      if (std::string(argv[k]) == "--json")
+        json = true;
+      else
+        args.emplace_back(argv[k]);
+    }
+#ifdef HALOCTL_HAVE_TTM
+    return run_ttm_command(args, json);
+#else
+    std::fprintf(stderr, "haloctl: this build has no TTM tools\n");
+    return kFailure;
+#endif
+  }
+  return std::nullopt;
+}
+
 int dispatch(CLI::App& app, const Globals& g, const LoadArgs& load, const GenerateArgs& gen,
-             const std::string& model, const std::string& backend, CLI::App* ttm) {
+             const std::string& model, const std::string& backend) {
   if (app.got_subcommand("status")) return cmd_status(g);
   if (app.got_subcommand("ps")) return cmd_ps(g);
   if (app.got_subcommand("load")) return cmd_load(g, load);
   if (app.got_subcommand("unload")) return cmd_unload(g, model);
   if (app.got_subcommand("switch")) return cmd_switch(g, model, backend);
   if (app.got_subcommand("generate")) return cmd_generate(g, gen);
-  if (app.got_subcommand(ttm)) {
-#ifdef HALOCTL_HAVE_TTM
-    return run_ttm_command(ttm->remaining(), g.json);
-#else
-    std::fprintf(stderr, "haloctl: this build has no TTM tools\n");
-    return kFailure;
-#endif
-  }
   std::fputs(app.help().c_str(), stderr);
   return kUsage;
 }
@@ -79,9 +103,10 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--stop", gen.stop, "Stop string (repeatable)");
   gen_cmd->add_flag("--stats", gen.stats, "Print token counts and speeds on stderr");
 
-  auto* ttm = app.add_subcommand("ttm", "TTM limits: check | recommend [--reserve SIZE] | apply");
-  ttm->prefix_command();  // its arguments go to the TTM tool as they are
+  // Listed for --help; run_ttm_if_asked() handles it before parsing.
+  app.add_subcommand("ttm", "TTM limits: check | recommend [--reserve SIZE] | apply (see haloctl ttm --help)");
 
+  if (auto code = run_ttm_if_asked(argc, argv)) return *code;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -91,7 +116,7 @@ int main(int argc, char** argv) {
   try {
     if (!keep_alive.empty()) load.keep_alive = parse_duration(keep_alive);
     if (ctx) load.context_length = ctx;
-    return dispatch(app, g, load, gen, model, backend, ttm);
+    return dispatch(app, g, load, gen, model, backend);
   } catch (const sdbus::Error& e) {
     std::fprintf(stderr, "haloctl: %s\n", e.getMessage().c_str());
     return exit_code_for(e);
