@@ -60,7 +60,7 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   std::string suffix = variant_suffix(w.type);
   if (ntok <= kMatvecMaxTokens) {
     p.ntok = ntok;
-    dispatch(cmd, "matvec_" + suffix, p, w.nrows);
+    dispatch(cmd, "matvec_" + suffix, p, ceil_div(w.nrows, kMatvecRowsPerGroup));
     return;
   }
   p.ntok = ntok;

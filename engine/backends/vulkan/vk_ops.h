@@ -46,6 +46,7 @@ class Ops {
 
   // Tokens up to which matmul uses the matrix-vector kernel.
   static constexpr uint32_t kMatvecMaxTokens = 8;
+  static constexpr uint32_t kMatvecRowsPerGroup = 4;  // ROWS_PER_WG in matvec.comp
 
  private:
   template <typename Push>
