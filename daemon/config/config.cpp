@@ -1,6 +1,8 @@
 // Reads halod.toml and its drop-ins into a Config, checking every key.
 #include "daemon/config/config.h"
 
+#include <toml++/toml.h>
+
 #include <algorithm>
 #include <fstream>
 #include <functional>
@@ -8,7 +10,6 @@
 #include <map>
 #include <sstream>
 #include <system_error>
-#include <toml++/toml.h>
 
 namespace halo::config {
 namespace {
@@ -17,16 +18,24 @@ constexpr std::string_view kBackends[] = {"auto", "vulkan", "rocm", "cpu"};
 
 std::string type_name(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a floating-point number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
     case toml::node_type::date:
     case toml::node_type::time:
-    case toml::node_type::date_time: return "a date/time";
-    case toml::node_type::none: break;
+    case toml::node_type::date_time:
+      return "a date/time";
+    case toml::node_type::none:
+      break;
   }
   return "nothing";
 }
@@ -37,7 +46,20 @@ class DocumentReader {
   DocumentReader(Config& config, std::string_view source) : config_(config), source_(source) {}
 
   void apply(const toml::table& root) {
-    for (auto&& [key, node] : root) apply_top_level(key, node);
+    auto member = [this](void (DocumentReader::*read)(const toml::node&, const std::string&)) -> Handler {
+      return [this, read](const toml::node& node, const std::string& key) { (this->*read)(node, key); };
+    };
+    dispatch(root, "",
+             {{"model_dirs", member(&DocumentReader::read_model_dirs)},
+              {"preload", member(&DocumentReader::read_preload)},
+              {"default_backend", member(&DocumentReader::read_default_backend)},
+              {"reserve", member(&DocumentReader::read_reserve)},
+              {"keep_alive", member(&DocumentReader::read_keep_alive)},
+              {"context_length", member(&DocumentReader::read_context_length)},
+              {"queue", member(&DocumentReader::read_queue)},
+              {"polkit", member(&DocumentReader::read_polkit)},
+              {"sysfs_root", member(&DocumentReader::read_sysfs_root)},
+              {"cache_dir", member(&DocumentReader::read_cache_dir)}});
   }
 
  private:
@@ -79,7 +101,8 @@ class DocumentReader {
 
   // A byte count: an integer, or a string with a unit ("4GiB").
   uint64_t size_value(const toml::node& node, const std::string& key) const {
-    if (node.is_integer()) return static_cast<uint64_t>(integer_value(node, key, 0, std::numeric_limits<int64_t>::max()));
+    if (node.is_integer())
+      return static_cast<uint64_t>(integer_value(node, key, 0, std::numeric_limits<int64_t>::max()));
     if (!node.is_string()) wrong_type(node, key, "a size (bytes, or a string such as \"4GiB\")");
     try {
       return parse_size(*node.value<std::string>());
@@ -109,7 +132,8 @@ class DocumentReader {
   }
 
   // Runs the handler of each key in table, failing on keys it does not know.
-  void dispatch(const toml::table& table, const std::string& prefix, const std::map<std::string, Handler>& handlers) const {
+  void dispatch(const toml::table& table, const std::string& prefix,
+                const std::map<std::string, Handler>& handlers) const {
     for (auto&& [key, node] : table) {
       const std::string name(key.str());
       auto handler = handlers.find(name);
@@ -132,29 +156,6 @@ class DocumentReader {
     return *node.as_array();
   }
 
-  void apply_top_level(const toml::key& key, const toml::node& node) {
-    static const std::map<std::string, void (DocumentReader::*)(const toml::node&, const std::string&)> handlers{
-        {"model_dirs", &DocumentReader::read_model_dirs},
-        {"preload", &DocumentReader::read_preload},
-        {"default_backend", &DocumentReader::read_default_backend},
-        {"reserve", &DocumentReader::read_reserve},
-        {"keep_alive", &DocumentReader::read_keep_alive},
-        {"context_length", &DocumentReader::read_context_length},
-        {"queue", &DocumentReader::read_queue},
-        {"polkit", &DocumentReader::read_polkit},
-        {"sysfs_root", &DocumentReader::read_sysfs_root},
-        {"cache_dir", &DocumentReader::read_cache_dir},
-    };
-    const std::string name(key.str());
-    auto handler = handlers.find(name);
-    if (handler == handlers.end()) {
-      std::string known;
-      for (const auto& [known_name, unused] : handlers) known += (known.empty() ? "" : ", ") + known_name;
-      fail(key.source(), "unknown key \"" + name + "\"; expected one of: " + known);
-    }
-    (this->*handler->second)(node, name);
-  }
-
   void read_model_dirs(const toml::node& node, const std::string& key) {
     std::vector<std::filesystem::path> dirs;
     for (const auto& element : array_value(node, key)) dirs.push_back(absolute_path_value(element, key + "[]"));
@@ -168,36 +169,54 @@ class DocumentReader {
       Preload model;
       bool has_path = false;
       dispatch(table, key + ".",
-               {{"path", [&](const toml::node& n, const std::string& k) { model.path = absolute_path_value(n, k); has_path = true; }},
+               {{"path",
+                 [&](const toml::node& n, const std::string& k) {
+                   model.path = absolute_path_value(n, k);
+                   has_path = true;
+                 }},
                 {"backend", [&](const toml::node& n, const std::string& k) { model.backend = backend_value(n, k); }},
                 {"pinned", [&](const toml::node& n, const std::string& k) { model.pinned = bool_value(n, k); }},
-                {"keep_alive", [&](const toml::node& n, const std::string& k) { model.keep_alive = keep_alive_value(n, k); }}});
-      if (!has_path) fail(element.source(), key + ": this entry has no \"path\"; expected path = \"/path/to/model.gguf\"");
+                {"keep_alive",
+                 [&](const toml::node& n, const std::string& k) { model.keep_alive = keep_alive_value(n, k); }}});
+      if (!has_path)
+        fail(element.source(), key + ": this entry has no \"path\"; expected path = \"/path/to/model.gguf\"");
       models.push_back(std::move(model));
     }
     config_.preload = std::move(models);
   }
 
-  void read_default_backend(const toml::node& node, const std::string& key) { config_.default_backend = backend_value(node, key); }
+  void read_default_backend(const toml::node& node, const std::string& key) {
+    config_.default_backend = backend_value(node, key);
+  }
   void read_reserve(const toml::node& node, const std::string& key) { config_.reserve = size_value(node, key); }
-  void read_keep_alive(const toml::node& node, const std::string& key) { config_.keep_alive = keep_alive_value(node, key); }
-  void read_context_length(const toml::node& node, const std::string& key) { config_.context_length = u32_value(node, key, 0); }
-  void read_sysfs_root(const toml::node& node, const std::string& key) { config_.sysfs_root = absolute_path_value(node, key); }
-  void read_cache_dir(const toml::node& node, const std::string& key) { config_.cache_dir = absolute_path_value(node, key); }
+  void read_keep_alive(const toml::node& node, const std::string& key) {
+    config_.keep_alive = keep_alive_value(node, key);
+  }
+  void read_context_length(const toml::node& node, const std::string& key) {
+    config_.context_length = u32_value(node, key, 0);
+  }
+  void read_sysfs_root(const toml::node& node, const std::string& key) {
+    config_.sysfs_root = absolute_path_value(node, key);
+  }
+  void read_cache_dir(const toml::node& node, const std::string& key) {
+    config_.cache_dir = absolute_path_value(node, key);
+  }
 
   void read_queue(const toml::node& node, const std::string& key) {
-    dispatch(table_value(node, key), key + ".",
-             {{"max_queued", [&](const toml::node& n, const std::string& k) { config_.max_queued = u32_value(n, k, 1); }},
-              {"max_tokens", [&](const toml::node& n, const std::string& k) { config_.max_tokens = u32_value(n, k, 1); }},
-              {"max_prompt_bytes", [&](const toml::node& n, const std::string& k) {
-                 config_.max_prompt_bytes = size_value(n, k);
-                 if (config_.max_prompt_bytes == 0) fail(n.source(), k + ": expected at least 1 byte");
-               }}});
+    dispatch(
+        table_value(node, key), key + ".",
+        {{"max_queued", [&](const toml::node& n, const std::string& k) { config_.max_queued = u32_value(n, k, 1); }},
+         {"max_tokens", [&](const toml::node& n, const std::string& k) { config_.max_tokens = u32_value(n, k, 1); }},
+         {"max_prompt_bytes", [&](const toml::node& n, const std::string& k) {
+            config_.max_prompt_bytes = size_value(n, k);
+            if (config_.max_prompt_bytes == 0) fail(n.source(), k + ": expected at least 1 byte");
+          }}});
   }
 
   void read_polkit(const toml::node& node, const std::string& key) {
-    dispatch(table_value(node, key), key + ".",
-             {{"in_session", [&](const toml::node& n, const std::string& k) { config_.polkit_in_session = bool_value(n, k); }}});
+    dispatch(table_value(node, key), key + ".", {{"in_session", [&](const toml::node& n, const std::string& k) {
+                                                    config_.polkit_in_session = bool_value(n, k);
+                                                  }}});
   }
 
   Config& config_;

@@ -27,10 +27,10 @@ inline constexpr std::string_view kDefaultPath = "/etc/halod/halod.toml";
 
 // A model loaded when the daemon starts ([[preload]] tables).
 struct Preload {
-  std::filesystem::path path;          // required
-  std::string backend = "auto";        // auto | vulkan | rocm | cpu
-  bool pinned = false;                 // never evicted
-  std::optional<int64_t> keep_alive;   // seconds, -1 forever; nullopt: Config::keep_alive
+  std::filesystem::path path;         // required
+  std::string backend = "auto";       // auto | vulkan | rocm | cpu
+  bool pinned = false;                // never evicted
+  std::optional<int64_t> keep_alive;  // seconds, -1 forever; nullopt: Config::keep_alive
 };
 
 struct Config {
@@ -40,19 +40,19 @@ struct Config {
   std::string default_backend = "auto";  // auto | vulkan | rocm | cpu
   // Bytes of GTT kept back from the pool budget; nullopt: ttm::default_reserve(RAM).
   std::optional<uint64_t> reserve;
-  int64_t keep_alive = 300;              // seconds a model stays after its last request; -1 forever
-  uint32_t context_length = 0;           // default KV length; 0: min(model's own, 4096)
+  int64_t keep_alive = 300;     // seconds a model stays after its last request; -1 forever
+  uint32_t context_length = 0;  // default KV length; 0: min(model's own, 4096)
 
   // [queue]
-  uint32_t max_queued = 8;               // waiting requests per model before Busy
-  uint32_t max_tokens = 4096;            // upper limit of a request's max_tokens
-  uint64_t max_prompt_bytes = 1 << 20;   // longest prompt accepted, in bytes
+  uint32_t max_queued = 8;              // waiting requests per model before Busy
+  uint32_t max_tokens = 4096;           // upper limit of a request's max_tokens
+  uint64_t max_prompt_bytes = 1 << 20;  // longest prompt accepted, in bytes
 
   // [polkit]
-  bool polkit_in_session = false;        // ask polkit also when serving on the session bus
+  bool polkit_in_session = false;  // ask polkit also when serving on the session bus
 
-  std::filesystem::path sysfs_root = "/";              // where /sys, /proc, /dev are (tests)
-  std::filesystem::path cache_dir = "/var/cache/halod"; // pipeline caches
+  std::filesystem::path sysfs_root = "/";                // where /sys, /proc, /dev are (tests)
+  std::filesystem::path cache_dir = "/var/cache/halod";  // pipeline caches
 
   std::vector<std::filesystem::path> sources;  // files that were read, in order
 };

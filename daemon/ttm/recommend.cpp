@@ -34,8 +34,7 @@ std::string render_conf(const Recommendation& r) {
       << "options ttm pages_limit=" << r.pages << " page_pool_size=" << r.pages << "\n"
       << "\n"
       << "# amdgpu.gttsize: the GTT size amdgpu advertises, in MiB (-1: driver default, which\n"
-      << "# is 3/4 of RAM on older kernels). Set to the same " << format_bytes(gpu_bytes)
-      << " as pages_limit.\n"
+      << "# is 3/4 of RAM on older kernels). Set to the same " << format_bytes(gpu_bytes) << " as pages_limit.\n"
       << "options amdgpu gttsize=" << r.gttsize_mib << "\n";
   return out.str();
 }
@@ -92,8 +91,7 @@ Recommendation recommend(uint64_t ram_bytes, uint64_t reserve_bytes) {
 
 ApplyResult apply(const Recommendation& recommendation, const ApplyOptions& options) {
   if (options.require_root && geteuid() != 0) {
-    throw std::runtime_error("Writing " + options.conf_path.string() +
-                             " needs root; run `sudo haloctl ttm apply`.");
+    throw std::runtime_error("Writing " + options.conf_path.string() + " needs root; run `sudo haloctl ttm apply`.");
   }
   ApplyResult result;
   result.written = options.conf_path;

@@ -98,21 +98,20 @@ bool judge_limits(Report& r) {
   const uint64_t limit = r.pages_limit.value_or(0);
 
   if (r.pages_limit && is_kernel_default(limit, r.mem_total)) {
-    r.warnings.push_back(
-        "ttm.pages_limit is " + (limit == 0 ? std::string("unset (0)") : pages_text(limit)) +
-        ", the kernel default of half of RAM: the GPU may use only " + format_bytes(r.ttm_limit) +
-        " of " + format_bytes(r.mem_total) + "." + kFixHint);
+    r.warnings.push_back("ttm.pages_limit is " + (limit == 0 ? std::string("unset (0)") : pages_text(limit)) +
+                         ", the kernel default of half of RAM: the GPU may use only " + format_bytes(r.ttm_limit) +
+                         " of " + format_bytes(r.mem_total) + "." + kFixHint);
   } else if (r.pages_limit && r.mem_total > 0 && saturating_mul(limit, kPageSize) > usable) {
     misconfigured = true;
-    r.warnings.push_back("ttm.pages_limit is " + pages_text(limit) + ", more than RAM (" +
-                         format_bytes(r.mem_total) + ") minus a reserve of " + format_bytes(r.reserve) +
+    r.warnings.push_back("ttm.pages_limit is " + pages_text(limit) + ", more than RAM (" + format_bytes(r.mem_total) +
+                         ") minus a reserve of " + format_bytes(r.reserve) +
                          ": GPU allocations can starve the system. Lower it to at most " +
                          pages_text(usable / kPageSize) + "." + kFixHint);
   }
 
   if (r.page_pool_size && r.pages_limit && limit != 0 && *r.page_pool_size < limit) {
-    r.warnings.push_back("ttm.page_pool_size is " + pages_text(*r.page_pool_size) +
-                         ", smaller than ttm.pages_limit (" + pages_text(limit) +
+    r.warnings.push_back("ttm.page_pool_size is " + pages_text(*r.page_pool_size) + ", smaller than ttm.pages_limit (" +
+                         pages_text(limit) +
                          "): large allocations fragment and model loads are slower. Set page_pool_size=" +
                          std::to_string(limit) + "." + kFixHint);
   }
@@ -121,7 +120,8 @@ bool judge_limits(Report& r) {
     r.warnings.push_back("amdgpu reports a GTT of " + format_bytes(r.drm->total) + " on " + r.drm->device +
                          ", less than the TTM limit of " + format_bytes(r.ttm_limit) +
                          ": the driver caps GPU memory below TTM (older kernels default GTT to 3/4 of "
-                         "RAM). Set amdgpu.gttsize to match." + kFixHint);
+                         "RAM). Set amdgpu.gttsize to match." +
+                         kFixHint);
   }
 
   if (r.amdgpu_gttsize_mib && *r.amdgpu_gttsize_mib != -1) {
@@ -131,8 +131,8 @@ bool judge_limits(Report& r) {
       misconfigured = true;
       r.warnings.push_back("amdgpu.gttsize is " + std::to_string(mib) + " MiB but the TTM limit is " +
                            std::to_string(limit_mib) + " MiB (" + format_bytes(r.ttm_limit) +
-                           "): the GPU gets the smaller of the two. Set amdgpu.gttsize=" +
-                           std::to_string(limit_mib) + " or -1." + kFixHint);
+                           "): the GPU gets the smaller of the two. Set amdgpu.gttsize=" + std::to_string(limit_mib) +
+                           " or -1." + kFixHint);
     }
   }
   return misconfigured;
@@ -142,10 +142,14 @@ bool judge_limits(Report& r) {
 
 std::string_view to_string(Verdict verdict) {
   switch (verdict) {
-    case Verdict::Ok: return "ok";
-    case Verdict::Warning: return "warning";
-    case Verdict::Misconfigured: return "misconfigured";
-    case Verdict::Unavailable: return "unavailable";
+    case Verdict::Ok:
+      return "ok";
+    case Verdict::Warning:
+      return "warning";
+    case Verdict::Misconfigured:
+      return "misconfigured";
+    case Verdict::Unavailable:
+      return "unavailable";
   }
   return "unavailable";
 }
@@ -167,8 +171,7 @@ std::string format_bytes(uint64_t bytes) {
   if (bytes % scale == 0) {
     std::snprintf(text, sizeof text, "%llu %s", static_cast<unsigned long long>(bytes / scale), kUnits[unit]);
   } else {
-    std::snprintf(text, sizeof text, "%.1f %s", static_cast<double>(bytes) / static_cast<double>(scale),
-                  kUnits[unit]);
+    std::snprintf(text, sizeof text, "%.1f %s", static_cast<double>(bytes) / static_cast<double>(scale), kUnits[unit]);
   }
   return text;
 }

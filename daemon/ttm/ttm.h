@@ -27,9 +27,9 @@ inline constexpr uint64_t kGiB = uint64_t{1} << 30;
 
 // GTT of one amdgpu device as its driver reports it.
 struct DrmGtt {
-  std::string device;   // render node, e.g. "/dev/dri/renderD128" (below the root)
-  uint64_t total = 0;   // bytes the GTT heap can hold
-  uint64_t used = 0;    // bytes allocated in it now, by every process
+  std::string device;  // render node, e.g. "/dev/dri/renderD128" (below the root)
+  uint64_t total = 0;  // bytes the GTT heap can hold
+  uint64_t used = 0;   // bytes allocated in it now, by every process
 };
 
 // The seam to libdrm. The real probe opens <root>/dev/dri/renderD* and keeps
@@ -63,14 +63,14 @@ struct Report {
   Verdict verdict = Verdict::Unavailable;
   std::vector<std::string> warnings;  // one sentence each: what, the numbers, what to do
 
-  uint64_t mem_total = 0;                    // bytes, from /proc/meminfo MemTotal
-  std::optional<uint64_t> pages_limit;       // as read; nullopt when the file is missing/unreadable
-  std::optional<uint64_t> page_pool_size;    // as read
-  std::optional<int64_t> amdgpu_gttsize_mib; // as read; -1 means "driver default"
-  std::optional<DrmGtt> drm;                 // from the DrmProbe
+  uint64_t mem_total = 0;                     // bytes, from /proc/meminfo MemTotal
+  std::optional<uint64_t> pages_limit;        // as read; nullopt when the file is missing/unreadable
+  std::optional<uint64_t> page_pool_size;     // as read
+  std::optional<int64_t> amdgpu_gttsize_mib;  // as read; -1 means "driver default"
+  std::optional<DrmGtt> drm;                  // from the DrmProbe
 
-  uint64_t reserve = 0;     // bytes kept back (configured or default_reserve)
-  uint64_t ttm_limit = 0;   // pages_limit x 4 KiB, or RAM/2 when unset (the kernel default)
+  uint64_t reserve = 0;    // bytes kept back (configured or default_reserve)
+  uint64_t ttm_limit = 0;  // pages_limit x 4 KiB, or RAM/2 when unset (the kernel default)
   // Most the resident pool may hold: min(ttm_limit, drm->total when known) - reserve,
   // never below zero.
   uint64_t budget = 0;
@@ -113,7 +113,7 @@ inline constexpr std::string_view kDefaultConfPath = "/etc/modprobe.d/halod-ttm.
 struct ApplyResult {
   std::filesystem::path written;
   std::optional<std::filesystem::path> backup;  // where the previous file went, if any
-  std::string next_steps;  // "reboot (update the initramfs first if ...)" for the user
+  std::string next_steps;                       // "reboot (update the initramfs first if ...)" for the user
 };
 struct ApplyOptions {
   std::filesystem::path conf_path{kDefaultConfPath};

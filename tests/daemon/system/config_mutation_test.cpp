@@ -18,9 +18,15 @@ std::string mutate(std::string text, std::mt19937& rng) {
     const size_t at = rng() % text.size();
     const char c = rng() % 4 == 0 ? static_cast<char>(rng() % 256) : interesting[rng() % interesting.size()];
     switch (rng() % 3) {
-      case 0: text[at] = c; break;
-      case 1: text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c); break;
-      default: text.erase(at, 1 + rng() % 8); break;
+      case 0:
+        text[at] = c;
+        break;
+      case 1:
+        text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), c);
+        break;
+      default:
+        text.erase(at, 1 + rng() % 8);
+        break;
     }
   }
   return text;

@@ -1,7 +1,8 @@
 // halod.toml parsing: defaults, every key, drop-in order, located errors, sizes.
+#include "daemon/config/config.h"
+
 #include <gtest/gtest.h>
 
-#include "daemon/config/config.h"
 #include "tests/daemon/system/temp_dir.h"
 
 namespace halo::config {
@@ -129,7 +130,7 @@ TEST(ConfigLoad, AppliesDropInsInNameOrderLaterWinning) {
   dir.write("halod.toml.d/99-ignored.conf.bak", "neither [");
   Config c = load(dir.path() / "halod.toml");
   EXPECT_EQ(c.keep_alive, 30);
-  EXPECT_EQ(c.default_backend, "cpu");  // not overridden
+  EXPECT_EQ(c.default_backend, "cpu");                                  // not overridden
   EXPECT_EQ(c.model_dirs, (std::vector<std::filesystem::path>{"/c"}));  // arrays are replaced whole
   EXPECT_EQ(c.max_queued, 3u);
   ASSERT_EQ(c.sources.size(), 3u);
@@ -152,7 +153,8 @@ TEST(ConfigLoad, NamesTheDropInThatIsWrong) {
     load(dir.path() / "halod.toml");
     FAIL() << "no error";
   } catch (const ConfigError& e) {
-    const std::string expected = (dir.path() / "halod.toml.d/50-bad.conf").string() + ":3:14: keep_alive: expected an integer, got a string";
+    const std::string expected =
+        (dir.path() / "halod.toml.d/50-bad.conf").string() + ":3:14: keep_alive: expected an integer, got a string";
     EXPECT_EQ(std::string(e.what()), expected);
   }
 }
@@ -164,8 +166,9 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
 }
 
 TEST(ConfigErrors, UnknownKeyInATable) {
-  EXPECT_EQ(error_of("[queue]\nmax_queue = 3\n"),
-            "halod.toml:2:1: unknown key \"queue.max_queue\"; expected one of: max_prompt_bytes, max_queued, max_tokens");
+  EXPECT_EQ(
+      error_of("[queue]\nmax_queue = 3\n"),
+      "halod.toml:2:1: unknown key \"queue.max_queue\"; expected one of: max_prompt_bytes, max_queued, max_tokens");
   EXPECT_EQ(error_of("[[preload]]\npath = \"/m/a.gguf\"\npinned = true\nkeepalive = 3\n"),
             "halod.toml:4:1: unknown key \"preload.keepalive\"; expected one of: backend, keep_alive, path, pinned");
 }
@@ -173,22 +176,27 @@ TEST(ConfigErrors, UnknownKeyInATable) {
 TEST(ConfigErrors, WrongTypes) {
   EXPECT_EQ(error_of("model_dirs = \"/m\""), "halod.toml:1:14: model_dirs: expected an array, got a string");
   EXPECT_EQ(error_of("model_dirs = [\"/m\", 3]"), "halod.toml:1:21: model_dirs[]: expected a string, got an integer");
-  EXPECT_EQ(error_of("[polkit]\nin_session = \"yes\""), "halod.toml:2:14: polkit.in_session: expected true or false, got a string");
+  EXPECT_EQ(error_of("[polkit]\nin_session = \"yes\""),
+            "halod.toml:2:14: polkit.in_session: expected true or false, got a string");
   EXPECT_EQ(error_of("queue = 3"), "halod.toml:1:9: queue: expected a table, got an integer");
-  EXPECT_EQ(error_of("context_length = 1.5"), "halod.toml:1:18: context_length: expected an integer, got a floating-point number");
+  EXPECT_EQ(error_of("context_length = 1.5"),
+            "halod.toml:1:18: context_length: expected an integer, got a floating-point number");
   EXPECT_EQ(error_of("reserve = true"),
             "halod.toml:1:11: reserve: expected a size (bytes, or a string such as \"4GiB\"), got a boolean");
 }
 
 TEST(ConfigErrors, ValuesOutOfRange) {
   EXPECT_EQ(error_of("keep_alive = -2"), "halod.toml:1:14: keep_alive: -2 is out of range; expected -1 to 2147483647");
-  EXPECT_EQ(error_of("[queue]\nmax_queued = 0"), "halod.toml:2:14: queue.max_queued: 0 is out of range; expected 1 to 4294967295");
-  EXPECT_EQ(error_of("[queue]\nmax_prompt_bytes = \"0B\""), "halod.toml:2:20: queue.max_prompt_bytes: expected at least 1 byte");
+  EXPECT_EQ(error_of("[queue]\nmax_queued = 0"),
+            "halod.toml:2:14: queue.max_queued: 0 is out of range; expected 1 to 4294967295");
+  EXPECT_EQ(error_of("[queue]\nmax_prompt_bytes = \"0B\""),
+            "halod.toml:2:20: queue.max_prompt_bytes: expected at least 1 byte");
 }
 
 TEST(ConfigErrors, BadSize) {
   const std::string message = error_of("\nreserve = \"4 GiBs\"");
-  EXPECT_EQ(message.rfind("halod.toml:2:11: reserve: \"4 GiBs\" is not a size (unknown unit \"GiBs\")", 0), 0u) << message;
+  EXPECT_EQ(message.rfind("halod.toml:2:11: reserve: \"4 GiBs\" is not a size (unknown unit \"GiBs\")", 0), 0u)
+      << message;
   EXPECT_NE(message.find("such as 512MiB or 4GiB"), std::string::npos);
   EXPECT_EQ(error_of("reserve = -5").rfind("halod.toml:1:11: reserve: -5 is out of range", 0), 0u);
 }
@@ -226,7 +234,8 @@ TEST(ParseSize, AcceptsBytesAndUnits) {
 }
 
 TEST(ParseSize, RejectsWhatIsNotASize) {
-  for (const char* bad : {"", "GiB", "-1GiB", "4 GiBs", "1.5", "1.GiB", "99999999999999999999", "16777216TiB", "4 G iB"}) {
+  for (const char* bad :
+       {"", "GiB", "-1GiB", "4 GiBs", "1.5", "1.GiB", "99999999999999999999", "16777216TiB", "4 G iB"}) {
     EXPECT_THROW(parse_size(bad), std::invalid_argument) << bad;
   }
 }

@@ -1,12 +1,13 @@
 // `haloctl ttm check|recommend|apply` on fake machines, and the installed
 // modprobe template against recommend().
+#include "tools/haloctl/ttm/ttm_command.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "tests/daemon/system/temp_dir.h"
-#include "tools/haloctl/ttm/ttm_command.h"
 
 namespace halo::haloctl {
 namespace {

@@ -1,10 +1,11 @@
 // TTM check on fake sysfs trees, recommend() and apply().
+#include "daemon/ttm/ttm.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "daemon/ttm/ttm.h"
 #include "tests/daemon/system/temp_dir.h"
 
 namespace halo::ttm {
@@ -27,7 +28,9 @@ class FakeSystem {
  public:
   explicit FakeSystem(uint64_t ram) { set_ram(ram); }
 
-  void set_ram(uint64_t ram) { dir_.write("proc/meminfo", "MemTotal:       " + std::to_string(ram / 1024) + " kB\nMemFree: 1 kB\n"); }
+  void set_ram(uint64_t ram) {
+    dir_.write("proc/meminfo", "MemTotal:       " + std::to_string(ram / 1024) + " kB\nMemFree: 1 kB\n");
+  }
   void set_ttm(const std::string& pages_limit, const std::string& page_pool_size) {
     dir_.write("sys/module/ttm/parameters/pages_limit", pages_limit + "\n");
     dir_.write("sys/module/ttm/parameters/page_pool_size", page_pool_size + "\n");
@@ -154,8 +157,7 @@ TEST(TtmCheck, CallsGttsizeDisagreeingWithPagesLimitMisconfigured) {
   Report report = system.check();
   EXPECT_EQ(report.verdict, Verdict::Misconfigured);
   ASSERT_EQ(report.warnings.size(), 1u);
-  EXPECT_NE(report.warnings[0].find("amdgpu.gttsize is 65536 MiB but the TTM limit is 122880 MiB"),
-            std::string::npos)
+  EXPECT_NE(report.warnings[0].find("amdgpu.gttsize is 65536 MiB but the TTM limit is 122880 MiB"), std::string::npos)
       << report.warnings[0];
   EXPECT_NE(report.warnings[0].find("amdgpu.gttsize=122880"), std::string::npos);
 }

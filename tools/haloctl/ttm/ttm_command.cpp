@@ -20,7 +20,7 @@ struct Arguments {
   std::string ram;      // empty: MemTotal
   std::string output;   // empty: /etc/modprobe.d/halod-ttm.conf
   std::string config_file{config::kDefaultPath};
-  std::string root;     // empty: the config's sysfs_root
+  std::string root;  // empty: the config's sysfs_root
 };
 
 // What every subcommand needs: the check of this machine and the reserve.
@@ -78,12 +78,12 @@ void print_check(const ttm::Report& r, bool json_output, std::ostream& out) {
   row("RAM", ttm::format_bytes(r.mem_total));
   row("ttm.pages_limit", pages_text(r.pages_limit));
   row("ttm.page_pool_size", pages_text(r.page_pool_size));
-  row("amdgpu.gttsize", !r.amdgpu_gttsize_mib       ? "not present"
+  row("amdgpu.gttsize", !r.amdgpu_gttsize_mib         ? "not present"
                         : *r.amdgpu_gttsize_mib == -1 ? "-1 (driver default)"
                                                       : std::to_string(*r.amdgpu_gttsize_mib) + " MiB");
-  row("GTT (amdgpu)", r.drm ? ttm::format_bytes(r.drm->total) + ", " + ttm::format_bytes(r.drm->used) +
-                                  " used (" + r.drm->device + ")"
-                            : "no amdgpu device found");
+  row("GTT (amdgpu)",
+      r.drm ? ttm::format_bytes(r.drm->total) + ", " + ttm::format_bytes(r.drm->used) + " used (" + r.drm->device + ")"
+            : "no amdgpu device found");
   row("reserve", ttm::format_bytes(r.reserve));
   row("pool budget", ttm::format_bytes(r.budget));
   if (!r.warnings.empty()) out << "Warnings:\n";
@@ -91,8 +91,12 @@ void print_check(const ttm::Report& r, bool json_output, std::ostream& out) {
 }
 
 json recommendation_json(const ttm::Recommendation& r) {
-  return json{{"ram", r.ram},           {"reserve", r.reserve},          {"pages_limit", r.pages},
-              {"page_pool_size", r.pages}, {"gttsize_mib", r.gttsize_mib}, {"conf", r.conf_text}};
+  return json{{"ram", r.ram},
+              {"reserve", r.reserve},
+              {"pages_limit", r.pages},
+              {"page_pool_size", r.pages},
+              {"gttsize_mib", r.gttsize_mib},
+              {"conf", r.conf_text}};
 }
 
 int check(const Arguments& a, bool json_output, std::ostream& out, std::unique_ptr<ttm::DrmProbe> probe) {
@@ -130,8 +134,8 @@ int apply(const Arguments& a, bool json_output, std::ostream& out, std::unique_p
     out << j.dump(2) << '\n';
     return kTtmExitOk;
   }
-  out << "Wrote " << result.written.string() << ": pages_limit=page_pool_size=" << r.pages
-      << " (" << ttm::format_bytes(r.pages * ttm::kPageSize) << "), amdgpu.gttsize=" << r.gttsize_mib << ".\n";
+  out << "Wrote " << result.written.string() << ": pages_limit=page_pool_size=" << r.pages << " ("
+      << ttm::format_bytes(r.pages * ttm::kPageSize) << "), amdgpu.gttsize=" << r.gttsize_mib << ".\n";
   if (result.backup) out << "The previous file is saved as " << result.backup->string() << ".\n";
   if (c.report.verdict == ttm::Verdict::Unavailable) {
     out << "Note: no TTM module is loaded now; the limits apply once amdgpu (and with it ttm) loads.\n";
@@ -141,7 +145,8 @@ int apply(const Arguments& a, bool json_output, std::ostream& out, std::unique_p
 }
 
 void add_common_options(CLI::App& sub, Arguments& a) {
-  sub.add_option("--reserve", a.reserve, "Memory kept for the system, e.g. 8GiB (default: config, else max(4GiB, RAM/16))");
+  sub.add_option("--reserve", a.reserve,
+                 "Memory kept for the system, e.g. 8GiB (default: config, else max(4GiB, RAM/16))");
   sub.add_option("--config", a.config_file, "halod configuration file (reserve, sysfs_root)");
   sub.add_option("--root", a.root, "Read /sys, /proc and /dev under this folder");
 }
@@ -159,9 +164,11 @@ int run_ttm_command(const std::vector<std::string>& args, bool json_output, std:
   Arguments a;
   auto* check_cmd = app.add_subcommand("check", "Show the limits in effect, the pool budget and what is wrong");
   auto* recommend_cmd = app.add_subcommand("recommend", "Print a modprobe.d file with limits for this machine");
-  auto* apply_cmd = app.add_subcommand("apply", "Write that file to /etc/modprobe.d/halod-ttm.conf (root; keeps a .bak)");
+  auto* apply_cmd =
+      app.add_subcommand("apply", "Write that file to /etc/modprobe.d/halod-ttm.conf (root; keeps a .bak)");
   for (auto* sub : {check_cmd, recommend_cmd, apply_cmd}) add_common_options(*sub, a);
-  for (auto* sub : {recommend_cmd, apply_cmd}) sub->add_option("--ram", a.ram, "RAM to plan for, e.g. 64GiB (default: MemTotal)");
+  for (auto* sub : {recommend_cmd, apply_cmd})
+    sub->add_option("--ram", a.ram, "RAM to plan for, e.g. 64GiB (default: MemTotal)");
   apply_cmd->add_option("--output", a.output, "Write here instead of /etc/modprobe.d/halod-ttm.conf");
 
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 parses from the back
@@ -171,7 +178,8 @@ int run_ttm_command(const std::vector<std::string>& args, bool json_output, std:
     out << app.help();
     return kTtmExitOk;
   } catch (const CLI::ParseError& e) {
-    err << "haloctl ttm: " << e.what() << "\n" << "Run `haloctl ttm --help` for usage.\n";
+    err << "haloctl ttm: " << e.what() << "\n"
+        << "Run `haloctl ttm --help` for usage.\n";
     return kTtmExitUsage;
   }
   try {
