@@ -2,6 +2,8 @@
 
 #include <sdbus-c++/sdbus-c++.h>
 
+#include <cstdlib>
+
 #include "daemon/errors.h"
 #include "daemon/log.h"
 
@@ -25,7 +27,10 @@ void Authorizer::check(const std::string& sender, const std::string& action) {
   Result result;
   try {
     if (!authority_) {
-      system_bus_ = sdbus::createSystemBusConnection();
+      // Tests point this at a private bus with a mock polkit.
+      const char* address = std::getenv("HALOD_POLKIT_BUS_ADDRESS");
+      system_bus_ = address && *address ? sdbus::createSessionBusConnectionWithAddress(address)
+                                        : sdbus::createSystemBusConnection();
       authority_ = sdbus::createProxy(*system_bus_, "org.freedesktop.PolicyKit1",
                                       "/org/freedesktop/PolicyKit1/Authority");
       authority_->finishRegistration();

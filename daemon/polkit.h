@@ -2,6 +2,7 @@
 // bus). Actions: org.halod.load, org.halod.unload, org.halod.generate,
 // org.halod.configure (polkit/ holds the policy). On the session bus polkit
 // is not consulted unless the config asks, since callers are the same user.
+// HALOD_POLKIT_BUS_ADDRESS (tests) names another bus to find polkit on.
 #pragma once
 #include <memory>
 #include <string>

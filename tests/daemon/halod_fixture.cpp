@@ -163,8 +163,14 @@ void HalodTest::start(const DaemonOptions& o) {
   ASSERT_FALSE(line.empty()) << "dbus-daemon did not start";
   address_ = line;
 
-  halod_ = spawn({env_or("HALOD_BIN", "halod"), "--session", "--config", (d / "halod.toml").string()},
-                 {"DBUS_SESSION_BUS_ADDRESS=" + address_}, false, (d / "halod.log").string());
+  std::vector<std::string> env = o.env;
+  env.push_back("DBUS_SESSION_BUS_ADDRESS=" + address_);
+  for (auto& e : env) {
+    auto at = e.find("@BUS@");  // the private bus's address, not known before it starts
+    if (at != std::string::npos) e.replace(at, 5, address_);
+  }
+  halod_ = spawn({env_or("HALOD_BIN", "halod"), "--session", "--config", (d / "halod.toml").string()}, env, false,
+                 (d / "halod.log").string());
   bus_ = sdbus::createSessionBusConnectionWithAddress(address_);
   ASSERT_TRUE(eventually([&] { return name_has_owner(*bus_, "org.halod.Halod1"); }, 20s))
       << "halod did not take its name; log:\n" << halod_log();

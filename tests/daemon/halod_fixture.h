@@ -32,7 +32,8 @@ struct DaemonOptions {
   uint32_t max_queued = 8;
   uint32_t max_tokens = 4096;
   std::string max_prompt_bytes = "64KiB";
-  std::string extra_toml;     // appended to halod.toml
+  std::string extra_toml;     // added to halod.toml's top level (tables allowed)
+  std::vector<std::string> env;  // extra NAME=VALUE for halod
 };
 
 // A temp directory removed at the end.
