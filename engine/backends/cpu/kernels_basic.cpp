@@ -3,6 +3,7 @@
 //        low nibble of byte j, element j + 16 its high nibble; x = (q - 8) * d.
 //   Q8_0 block (34 bytes): f16 d, 32 int8 q; x = q * d.
 #include <algorithm>
+#include <cstring>
 
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/simd.h"
@@ -45,27 +46,55 @@ void decode_q8_0(const uint8_t* src, float* dst, int64_t n) {
 namespace halo::cpu {
 
 // Decode-and-dot without a buffer: matrix-vector products are limited by
-// memory bandwidth, so the decode must cost less than the bytes it reads.
-float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
+// memory bandwidth, so decoding must cost less than the bytes it reads.
+// Block scales are converted 16 at a time and applied as memory broadcasts,
+// and Q4_0's offset of 8 is taken out once per block through the block sums
+// of x:  sum (q - 8) d x = sum d (q x) - 8 sum d xsum_b.
+
+#if HALO_CPU_AVX512
+namespace {
+
+// The f16 scales of `count` (<= 16) blocks of block_bytes each, as f32.
+inline __m512 block_scales(const uint8_t* first, int64_t block_bytes, int64_t count, float* out) {
+  alignas(32) uint16_t half[16] = {};
+  for (int64_t j = 0; j < count; ++j) std::memcpy(&half[j], first + j * block_bytes, 2);
+  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(half)));
+  _mm512_storeu_ps(out, d);
+  return d;
+}
+
+}  // namespace
+#endif
+
+float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, int64_t n) {
 #if HALO_CPU_AVX512
   const __m512i low_mask = _mm512_set1_epi32(0x0f);
-  const __m512i eight = _mm512_set1_epi32(8);
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  int64_t b = 0;
-  auto block = [&](const uint8_t* blk, const float* xb, __m512 acc) {
+  const int64_t blocks = n / 32;
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
+  alignas(64) float d[16];
+  auto block = [&](int64_t b, float scale, __m512 acc) {
+    const uint8_t* blk = w + b * 18;
+    const float* xb = x + b * 32;
     __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-    __m512 lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(q, low_mask), eight));
-    __m512 hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(q, 4), eight));
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, low_mask));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
     __m512 s = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(xb)));
-    return _mm512_fmadd_ps(_mm512_set1_ps(load_half(blk)), s, acc);
+    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, acc);
   };
-  for (; b + 2 <= n / 32; b += 2) {
-    acc0 = block(w + b * 18, x + b * 32, acc0);
-    acc1 = block(w + (b + 1) * 18, x + (b + 1) * 32, acc1);
+  for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
+    const int64_t count = std::min<int64_t>(16, blocks - b0);
+    const __m512 dv = block_scales(w + b0 * 18, 18, count, d);
+    offset = _mm512_fmadd_ps(dv, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), x_block_sums + b0), offset);
+    int64_t j = 0;
+    for (; j + 2 <= count; j += 2) {
+      acc0 = block(b0 + j, d[j], acc0);
+      acc1 = block(b0 + j + 1, d[j + 1], acc1);
+    }
+    if (j < count) acc0 = block(b0 + j, d[j], acc0);
   }
-  if (b < n / 32) acc0 = block(w + b * 18, x + b * 32, acc0);
-  return hsum(_mm512_add_ps(acc0, acc1));
+  return hsum(_mm512_add_ps(acc0, acc1)) - 8.0f * hsum(offset);
 #else
+  (void)x_block_sums;
   float row[256], sum = 0;
   for (int64_t i = 0; i < n; i += 256) {
     const int64_t len = std::min<int64_t>(256, n - i);
@@ -76,21 +105,29 @@ float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
 #endif
 }
 
-float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n) {
+float row_dot_q8_0(const uint8_t* w, const float* x, const float*, int64_t n) {
 #if HALO_CPU_AVX512
+  const int64_t blocks = n / 32;
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-  auto block = [&](const uint8_t* blk, const float* xb, __m512 acc) {
+  alignas(64) float d[16];
+  auto block = [&](int64_t b, float scale, __m512 acc) {
+    const uint8_t* blk = w + b * 34;
+    const float* xb = x + b * 32;
     __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))));
     __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))));
     __m512 s = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb)));
-    return _mm512_fmadd_ps(_mm512_set1_ps(load_half(blk)), s, acc);
+    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, acc);
   };
-  int64_t b = 0;
-  for (; b + 2 <= n / 32; b += 2) {
-    acc0 = block(w + b * 34, x + b * 32, acc0);
-    acc1 = block(w + (b + 1) * 34, x + (b + 1) * 32, acc1);
+  for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
+    const int64_t count = std::min<int64_t>(16, blocks - b0);
+    block_scales(w + b0 * 34, 34, count, d);
+    int64_t j = 0;
+    for (; j + 2 <= count; j += 2) {
+      acc0 = block(b0 + j, d[j], acc0);
+      acc1 = block(b0 + j + 1, d[j + 1], acc1);
+    }
+    if (j < count) acc0 = block(b0 + j, d[j], acc0);
   }
-  if (b < n / 32) acc0 = block(w + b * 34, x + b * 32, acc0);
   return hsum(_mm512_add_ps(acc0, acc1));
 #else
   float row[256], sum = 0;
