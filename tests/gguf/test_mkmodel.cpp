@@ -14,6 +14,7 @@
 
 #include "engine/gguf/gguf.h"
 #include "engine/quant/dequant.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "tests/fixtures.h"
 #include "tests/gguf/gguf_test_util.h"
 #include "tools/halo-mkmodel/model_spec.h"
@@ -189,7 +190,24 @@ TEST_F(MkmodelBinary, BadArgumentsGiveAClearErrorAndNoFile) {
     EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
     EXPECT_FALSE(std::filesystem::exists(out));
   }
-  EXPECT_NE(run_mkmodel(quoted(out) + " --shape tiny --type q8_0").exit_code, 0);  // --vocab is required
+}
+
+TEST_F(MkmodelBinary, BuiltinVocabularyIsTheDefaultAndTokenizesWords) {
+  const std::string out = dir_.file("builtin.gguf");
+  const auto r = run_mkmodel(quoted(out) + " --shape tiny --type q8_0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto f = gguf::File::open(out);
+  const auto tok = Tokenizer::from_gguf(*f);
+  const auto ids = tok->encode("the quick brown fox", true, false);
+  ASSERT_EQ(ids.size(), 5u);  // BOS + one token per word
+  EXPECT_EQ(ids[0], tok->bos());
+  std::string text;
+  for (size_t i = 1; i < ids.size(); ++i) text += tok->piece(ids[i]);
+  EXPECT_EQ(text, " the quick brown fox");
+  // Text outside the word list falls back to characters and bytes, losing nothing.
+  std::string round;
+  for (int32_t id : tok->encode("zebra \xC3\xA9!", false, false)) round += tok->piece(id);
+  EXPECT_EQ(round, " zebra \xC3\xA9!");
 }
 
 }  // namespace

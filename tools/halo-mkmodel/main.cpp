@@ -1,4 +1,4 @@
-// halo-mkmodel OUT.gguf --shape NAME --type TYPE --vocab VOCAB.gguf [--seed N]
+// halo-mkmodel OUT.gguf --shape NAME --type TYPE [--vocab VOCAB.gguf|builtin] [--seed N]
 // Writes a random-weight llama model for benchmarks, demos and tests.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -18,7 +18,9 @@ int main(int argc, char** argv) {
   app.add_option("--shape", o.shape, "model shape: " + halo::mkmodel::shape_names())->required();
   app.add_option("--type", o.type, "weight type: " + halo::mkmodel::weight_type_names() +
                                        " (4-bit types keep the output matrix in q8_0)")->required();
-  app.add_option("--vocab", o.vocab, "GGUF file whose tokenizer.* metadata is copied")->required();
+  o.vocab = halo::mkmodel::kBuiltinVocab;
+  app.add_option("--vocab", o.vocab, "GGUF file whose tokenizer.* metadata is copied, or \"builtin\" (default): "
+                                    "a small SentencePiece vocabulary built into the tool");
   app.add_option("--seed", o.seed, "random seed; the same seed gives the same file");
   app.add_option("--threads", o.threads, "threads generating and quantizing weights")->check(CLI::Range(1u, 1024u));
   CLI11_PARSE(app, argc, argv);

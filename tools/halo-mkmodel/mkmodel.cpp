@@ -3,6 +3,7 @@
 #include "engine/error.h"
 #include "engine/gguf/gguf.h"
 #include "engine/gguf/writer.h"
+#include "tools/halo-mkmodel/builtin_vocab.h"
 #include "tools/halo-mkmodel/model_spec.h"
 #include "tools/halo-mkmodel/weights.h"
 
@@ -56,7 +57,10 @@ Summary write_model(const Options& o) {
 
   Summary summary;
   gguf::Writer writer;
-  {
+  if (o.vocab.empty() || o.vocab == kBuiltinVocab) {
+    summary.n_vocab = add_builtin_vocabulary(writer);
+    add_llama_metadata(writer, o, *shape, *type, summary.n_vocab);
+  } else {
     const auto vocab = gguf::File::open(o.vocab);
     summary.n_vocab = vocabulary_size(*vocab);
     if (summary.n_vocab > UINT32_MAX) throw Error(ErrorKind::BadModel, o.vocab + ": vocabulary too large");

@@ -6,6 +6,9 @@
 
 namespace halo::mkmodel {
 
+// --vocab value (or an empty one) selecting the vocabulary built into the tool.
+inline constexpr const char* kBuiltinVocab = "builtin";
+
 struct Options {
   std::string output;
   std::string shape;
