@@ -48,8 +48,7 @@ namespace halo::cpu {
 // Decode-and-dot without a buffer: matrix-vector products are limited by
 // memory bandwidth, so decoding must cost less than the bytes it reads.
 // Block scales are converted 16 at a time and applied as memory broadcasts,
-// and Q4_0's offset of 8 is taken out once per block through the block sums
-// of x:  sum (q - 8) d x = sum d (q x) - 8 sum d xsum_b.
+// and four accumulators keep the FMA latency chains apart.
 
 #if HALO_CPU_AVX512
 namespace {
@@ -68,31 +67,31 @@ inline __m512 block_scales(const uint8_t* first, int64_t block_bytes, int64_t co
 
 float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, int64_t n) {
 #if HALO_CPU_AVX512
-  const __m512i low_mask = _mm512_set1_epi32(0x0f);
+  (void)x_block_sums;
+  // vpermps reads only the low 4 bits of each index: the nibble value q
+  // selects q - 8 from this table without masking or converting.
+  const __m512 values = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
   const int64_t blocks = n / 32;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   alignas(64) float d[16];
-  auto block = [&](int64_t b, float scale, __m512 acc) {
+  auto block = [&](int64_t b, float scale, __m512 a) {
     const uint8_t* blk = w + b * 18;
     const float* xb = x + b * 32;
     __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
-    __m512 lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, low_mask));
-    __m512 hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
+    __m512 lo = _mm512_permutexvar_ps(q, values);
+    __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), values);
     __m512 s = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(xb)));
-    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, acc);
+    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, a);
   };
   for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
     const int64_t count = std::min<int64_t>(16, blocks - b0);
-    const __m512 dv = block_scales(w + b0 * 18, 18, count, d);
-    offset = _mm512_fmadd_ps(dv, _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), x_block_sums + b0), offset);
+    block_scales(w + b0 * 18, 18, count, d);
     int64_t j = 0;
-    for (; j + 2 <= count; j += 2) {
-      acc0 = block(b0 + j, d[j], acc0);
-      acc1 = block(b0 + j + 1, d[j + 1], acc1);
-    }
-    if (j < count) acc0 = block(b0 + j, d[j], acc0);
+    for (; j + 4 <= count; j += 4)
+      for (int u = 0; u < 4; ++u) acc[u] = block(b0 + j + u, d[j + u], acc[u]);
+    for (; j < count; ++j) acc[0] = block(b0 + j, d[j], acc[0]);
   }
-  return hsum(_mm512_add_ps(acc0, acc1)) - 8.0f * hsum(offset);
+  return hsum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 #else
   (void)x_block_sums;
   float row[256], sum = 0;
@@ -108,27 +107,25 @@ float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, 
 float row_dot_q8_0(const uint8_t* w, const float* x, const float*, int64_t n) {
 #if HALO_CPU_AVX512
   const int64_t blocks = n / 32;
-  __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   alignas(64) float d[16];
-  auto block = [&](int64_t b, float scale, __m512 acc) {
+  auto block = [&](int64_t b, float scale, __m512 a) {
     const uint8_t* blk = w + b * 34;
     const float* xb = x + b * 32;
     __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))));
     __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))));
     __m512 s = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb)));
-    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, acc);
+    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, a);
   };
   for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
     const int64_t count = std::min<int64_t>(16, blocks - b0);
     block_scales(w + b0 * 34, 34, count, d);
     int64_t j = 0;
-    for (; j + 2 <= count; j += 2) {
-      acc0 = block(b0 + j, d[j], acc0);
-      acc1 = block(b0 + j + 1, d[j + 1], acc1);
-    }
-    if (j < count) acc0 = block(b0 + j, d[j], acc0);
+    for (; j + 4 <= count; j += 4)
+      for (int u = 0; u < 4; ++u) acc[u] = block(b0 + j + u, d[j + u], acc[u]);
+    for (; j < count; ++j) acc[0] = block(b0 + j, d[j], acc[0]);
   }
-  return hsum(_mm512_add_ps(acc0, acc1));
+  return hsum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 #else
   float row[256], sum = 0;
   for (int64_t i = 0; i < n; i += 256) {
