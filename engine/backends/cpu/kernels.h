@@ -16,10 +16,8 @@ namespace halo::cpu {
 
 // Decodes n elements (a multiple of the type's block size) starting at src.
 using DecodeFn = void (*)(const uint8_t* src, float* dst, int64_t n);
-// sum_i w[i] * x[i] for one quantized row w of n elements, decoded in
-// registers. x_block_sums[b] = sum of x over elements [32b, 32b + 32)
-// (see block_sums), which lets offset-coded types skip a per-element subtraction.
-using RowDotFn = float (*)(const uint8_t* w, const float* x, const float* x_block_sums, int64_t n);
+// sum_i w[i] * x[i] for one quantized row w of n elements, decoded in registers.
+using RowDotFn = float (*)(const uint8_t* w, const float* x, int64_t n);
 
 struct WeightKernels {
   DecodeFn decode;
@@ -40,11 +38,8 @@ void decode_q6_k(const uint8_t* src, float* dst, int64_t n);
 void decode_f16(const uint8_t* src, float* dst, int64_t n);
 void decode_bf16(const uint8_t* src, float* dst, int64_t n);
 void decode_f32(const uint8_t* src, float* dst, int64_t n);
-float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, int64_t n);
-float row_dot_q8_0(const uint8_t* w, const float* x, const float* x_block_sums, int64_t n);
-
-// sums[b] = sum of x[32b .. 32b + 32) for the n / 32 whole blocks of x.
-void block_sums(const float* x, int64_t n, float* sums);
+float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n);
+float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n);
 
 // sum_i a[i] * b[i], f32 with SIMD accumulators.
 float dot_f32(const float* a, const float* b, int64_t n);

@@ -54,20 +54,17 @@ namespace halo::cpu {
 namespace {
 
 // The f16 scales of `count` (<= 16) blocks of block_bytes each, as f32.
-inline __m512 block_scales(const uint8_t* first, int64_t block_bytes, int64_t count, float* out) {
+inline void block_scales(const uint8_t* first, int64_t block_bytes, int64_t count, float* out) {
   alignas(32) uint16_t half[16] = {};
   for (int64_t j = 0; j < count; ++j) std::memcpy(&half[j], first + j * block_bytes, 2);
-  const __m512 d = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(half)));
-  _mm512_storeu_ps(out, d);
-  return d;
+  _mm512_storeu_ps(out, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(half))));
 }
 
 }  // namespace
 #endif
 
-float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, int64_t n) {
+float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
 #if HALO_CPU_AVX512
-  (void)x_block_sums;
   // vpermps reads only the low 4 bits of each index: the nibble value q
   // selects q - 8 from this table without masking or converting.
   const __m512 values = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
@@ -93,7 +90,6 @@ float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, 
   }
   return hsum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 #else
-  (void)x_block_sums;
   float row[256], sum = 0;
   for (int64_t i = 0; i < n; i += 256) {
     const int64_t len = std::min<int64_t>(256, n - i);
@@ -104,7 +100,7 @@ float row_dot_q4_0(const uint8_t* w, const float* x, const float* x_block_sums, 
 #endif
 }
 
-float row_dot_q8_0(const uint8_t* w, const float* x, const float*, int64_t n) {
+float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n) {
 #if HALO_CPU_AVX512
   const int64_t blocks = n / 32;
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};

@@ -38,14 +38,6 @@ void decode_bf16(const uint8_t* src, float* dst, int64_t n) {
   }
 }
 
-void block_sums(const float* x, int64_t n, float* sums) {
-  for (int64_t b = 0; b < n / 32; ++b) {
-    float s = 0;
-    for (int64_t i = 0; i < 32; ++i) s += x[b * 32 + i];
-    sums[b] = s;
-  }
-}
-
 float dot_f32(const float* a, const float* b, int64_t n) {
   int64_t i = 0;
   float sum = 0;

@@ -135,11 +135,9 @@ void store_tile(const float* tile, int64_t rows, int64_t t0, int64_t tokens, int
 }
 
 // Rows [begin, end) of one product on the matrix-vector path.
-//   x_sums: block sums of x (one token), for the fused one-token kernels.
-void rows_range(const WeightView& v, const float* x, const float* x_sums, int64_t n_tokens, float* y, int64_t begin,
-                int64_t end) {
+void rows_range(const WeightView& v, const float* x, int64_t n_tokens, float* y, int64_t begin, int64_t end) {
   if (n_tokens == 1 && v.k.row_dot) {
-    for (int64_t r = begin; r < end; ++r) y[r] = v.k.row_dot(v.data + r * v.row_bytes, x, x_sums, v.cols);
+    for (int64_t r = begin; r < end; ++r) y[r] = v.k.row_dot(v.data + r * v.row_bytes, x, v.cols);
     return;
   }
   float* row = scratch(0, v.cols).data();
@@ -161,14 +159,11 @@ void rows_set(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens,
     first_row.push_back(first_row.back() + views.back().rows);
   }
   const int64_t total = first_row.back();
-  const int64_t cols = views.front().cols;
-  std::vector<float> x_sums(cols / 32);
-  if (n_tokens == 1) block_sums(x, cols, x_sums.data());
   const int64_t chunk = std::max<int64_t>(4, total / (pool.size() * 32));
   for_chunks(pool, total, chunk, [&](int64_t begin, int64_t end) {
     for (size_t i = 0; i < views.size(); ++i) {
       const int64_t lo = std::max(begin, first_row[i]), hi = std::min(end, first_row[i + 1]);
-      if (lo < hi) rows_range(views[i], x, x_sums.data(), n_tokens, outs[i].y, lo - first_row[i], hi - first_row[i]);
+      if (lo < hi) rows_range(views[i], x, n_tokens, outs[i].y, lo - first_row[i], hi - first_row[i]);
     }
   });
 }
