@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -54,6 +56,9 @@ int cmd_generate(const Globals& g, const GenerateArgs& a) {
   auto bus = connect(g.session);
   std::string path = resolve_model(*bus, a.model);
   ModelProxy model(*bus, path);
+  // Client-side timing for --stats: what a caller sees, D-Bus and the stream included.
+  const auto t_call = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> t_first;
   auto [request_path, stream] = model.Generate(a.prompt, generate_options(a));
 
   struct sigaction sa{};
@@ -78,6 +83,7 @@ int cmd_generate(const Globals& g, const GenerateArgs& a) {
     ssize_t n = read(stream.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
+    if (!t_first) t_first = std::chrono::steady_clock::now();
     pending.append(buf, static_cast<size_t>(n));
     size_t nl;
     while (!done && (nl = pending.find('\n')) != std::string::npos) {
@@ -91,10 +97,19 @@ int cmd_generate(const Globals& g, const GenerateArgs& a) {
     return kGenerationFailed;
   }
   const std::string reason = done->value("reason", "");
-  if (a.stats && !g.json)
-    std::fprintf(stderr, "prompt: %d tokens, %.1f t/s; generated: %d tokens, %.1f t/s; reason: %s\n",
-                 done->value("prompt_tokens", 0), done->value("prompt_tps", 0.0), done->value("generated_tokens", 0),
-                 done->value("generate_tps", 0.0), reason.c_str());
+  if (a.stats && !g.json) {
+    using ms = std::chrono::duration<double, std::milli>;
+    const double first_ms = t_first ? ms(*t_first - t_call).count() : 0.0;
+    const double total_ms = ms(std::chrono::steady_clock::now() - t_call).count();
+    const int generated = done->value("generated_tokens", 0);
+    // Tokens after the first, over the time after the first: generation speed as received.
+    const double received_tps = generated > 1 && total_ms > first_ms ? (generated - 1) / ((total_ms - first_ms) / 1000) : 0;
+    std::fprintf(stderr,
+                 "prompt: %d tokens, %.1f t/s; generated: %d tokens, %.1f t/s; reason: %s\n"
+                 "client: first token after %.1f ms, %.1f t/s as received, %.1f ms in all\n",
+                 done->value("prompt_tokens", 0), done->value("prompt_tps", 0.0), generated,
+                 done->value("generate_tps", 0.0), reason.c_str(), first_ms, received_tps, total_ms);
+  }
   if (reason == "error") {
     std::fprintf(stderr, "haloctl: generation failed: %s\n", done->value("error", std::string("unknown")).c_str());
     return kGenerationFailed;
