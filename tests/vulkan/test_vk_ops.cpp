@@ -149,5 +149,86 @@ TEST(VulkanOps, SwigluAndAddMatchReference) {
   EXPECT_LT(test::nmse(test::read_floats(o2, n), sum), 1e-14);
 }
 
+
+TEST(VulkanOps, MatvecFusesRmsNormAndSwiglu) {
+  HALO_REQUIRE_VULKAN(gpu());
+  const uint32_t rows = 19, cols = 96, ntok = 3;
+  auto w = random_floats(rows * cols, 21), x = random_floats(ntok * cols, 22), up = random_floats(ntok * cols, 23),
+       nw = random_floats(cols, 24);
+  for (bool norm : {true, false}) {
+    std::vector<double> ref(ntok * rows);
+    for (uint32_t t = 0; t < ntok; ++t) {
+      std::vector<double> in(cols);
+      double ss = 0;
+      for (uint32_t k = 0; k < cols; ++k) ss += double(x[t * cols + k]) * x[t * cols + k];
+      for (uint32_t k = 0; k < cols; ++k) {
+        double v = x[t * cols + k];
+        in[k] = norm ? v / std::sqrt(ss / cols + 1e-6) * nw[k] : v / (1 + std::exp(-v)) * up[t * cols + k];
+      }
+      for (uint32_t r = 0; r < rows; ++r) {
+        double s = 0;
+        for (uint32_t k = 0; k < cols; ++k) s += w[r * cols + k] * in[k];
+        ref[t * rows + r] = s;
+      }
+    }
+    vk::Buffer wb = test::upload(w), xb = test::upload(x), ub = test::upload(up), nb = test::upload(nw),
+               yb = test::upload(nullptr, ref.size() * 4);
+    vk::InputFusion fuse = norm ? vk::InputFusion{0, nb.address(), 1e-6f} : vk::InputFusion{ub.address(), 0, 0};
+    gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
+                       xb.address(), yb.address(), ntok, 0, false, fuse);
+    gpu()->stream->submit_and_wait();
+    EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), 1e-10) << (norm ? "norm" : "swiglu");
+  }
+}
+
+TEST(VulkanOps, RopeKvRotatesQAndKAndFillsTheCache) {
+  HALO_REQUIRE_VULKAN(gpu());
+  const uint32_t ntok = 3, n_head = 4, n_kv = 2, head_dim = 32, pos0 = 5, n_ctx = 16, kv_dim = n_kv * head_dim;
+  for (uint32_t rope_dim : {32u, 16u}) {
+    for (uint32_t neox : {0u, 1u}) {
+      const uint32_t half = rope_dim / 2;
+      std::vector<float> table(n_ctx * half * 2);
+      for (uint32_t p = 0; p < n_ctx; ++p)
+        for (uint32_t i = 0; i < half; ++i) {
+          double a = p * std::pow(10000.0, -2.0 * i / rope_dim);
+          table[(p * half + i) * 2] = float(std::cos(a)), table[(p * half + i) * 2 + 1] = float(std::sin(a));
+        }
+      auto q = random_floats(ntok * n_head * head_dim, 31 + rope_dim + neox), k = random_floats(ntok * kv_dim, 32),
+           v = random_floats(ntok * kv_dim, 33);
+      // Reference: rotate each head's pairs in double.
+      auto rotate = [&](std::vector<float> x, uint32_t heads) {
+        std::vector<double> r(x.begin(), x.end());
+        for (uint32_t t = 0; t < ntok; ++t)
+          for (uint32_t h = 0; h < heads; ++h)
+            for (uint32_t i = 0; i < half; ++i) {
+              double a = (pos0 + t) * std::pow(10000.0, -2.0 * i / rope_dim);
+              uint32_t b = (t * heads + h) * head_dim, i0 = neox ? b + i : b + 2 * i, i1 = neox ? i0 + half : i0 + 1;
+              r[i0] = x[i0] * std::cos(a) - x[i1] * std::sin(a);
+              r[i1] = x[i0] * std::sin(a) + x[i1] * std::cos(a);
+            }
+        return r;
+      };
+      const auto q_ref = rotate(q, n_head), k_ref = rotate(k, n_kv);
+      vk::Buffer qb = test::upload(q), kb = test::upload(k), vb = test::upload(v), tb = test::upload(table),
+                 kc = test::upload(nullptr, n_ctx * kv_dim * 2), vc = test::upload(nullptr, n_ctx * kv_dim * 2);
+      vk::KvStorePush p{kb.address(), vb.address(), kc.address(), vc.address(), ntok, kv_dim, pos0};
+      p.q = qb.address(), p.table = tb.address(), p.n_head = n_head, p.head_dim = head_dim, p.rope_dim = rope_dim,
+      p.neox = neox;
+      gpu()->ops->rope_kv(gpu()->stream->begin(), p);
+      gpu()->stream->submit_and_wait();
+      SCOPED_TRACE("rope_dim " + std::to_string(rope_dim) + " neox " + std::to_string(neox));
+      EXPECT_LT(test::nmse(test::read_floats(qb, q.size()), q_ref), 1e-12);
+      const uint16_t* kh = static_cast<const uint16_t*>(kc.host()) + pos0 * kv_dim;
+      const uint16_t* vh = static_cast<const uint16_t*>(vc.host()) + pos0 * kv_dim;
+      std::vector<float> k_got(k.size()), v_got(v.size());
+      std::vector<double> v_ref(v.begin(), v.end());
+      for (size_t i = 0; i < k.size(); ++i) k_got[i] = fp16_to_fp32(kh[i]), v_got[i] = fp16_to_fp32(vh[i]);
+      EXPECT_LT(test::nmse(k_got, k_ref), 1e-6) << "K in the cache (f16)";
+      EXPECT_LT(test::nmse(v_got, v_ref), 1e-6) << "V in the cache (f16)";
+      EXPECT_EQ(static_cast<const uint16_t*>(kc.host())[0], 0) << "rows before pos0 untouched";
+    }
+  }
+}
+
 }  // namespace
 }  // namespace halo

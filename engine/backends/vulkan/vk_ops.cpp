@@ -47,7 +47,7 @@ void Ops::dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& 
 }
 
 void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
-                 uint64_t bias, bool accumulate) {
+                 uint64_t bias, bool accumulate, const InputFusion& fuse) {
   MatmulPush p{};
   p.weight = w.address;
   p.x = x;
@@ -57,6 +57,11 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   p.nrows = w.nrows;
   p.row_bytes = w.row_bytes;
   p.flags = accumulate ? PUSH_FLAG_ACCUMULATE : 0u;
+  p.x2 = fuse.swiglu_up;
+  p.norm = fuse.norm;
+  p.eps = fuse.eps;
+  if ((p.x2 || p.norm) && ntok > kMatvecMaxTokens)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan: fused matmul inputs need at most 8 tokens");
   std::string suffix = variant_suffix(w.type);
   if (ntok <= kMatvecMaxTokens) {
     p.ntok = ntok;
@@ -97,6 +102,11 @@ void Ops::rope(VkCommandBuffer cmd, const RopePush& p) {
 
 void Ops::kv_store(VkCommandBuffer cmd, const KvStorePush& p) {
   dispatch(cmd, "kv_store", p, ceil_div(uint64_t{p.ntok} * (p.kv_dim / 2), 256));
+}
+
+void Ops::rope_kv(VkCommandBuffer cmd, const KvStorePush& p) {
+  uint64_t q_pairs = uint64_t{p.ntok} * p.n_head * (p.head_dim / 2), kv_words = uint64_t{p.ntok} * (p.kv_dim / 2);
+  dispatch(cmd, "rope_kv", p, ceil_div(q_pairs + 2 * kv_words, 256));
 }
 
 void Ops::attention(VkCommandBuffer cmd, const AttentionPush& p) {

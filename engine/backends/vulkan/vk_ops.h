@@ -26,19 +26,29 @@ bool kernels_support(GgmlType type);
 // Throws halo::Error(BadModel) naming the tensor when the kernels cannot use it.
 void check_weight(const WeightView& w, const std::string& name);
 
+// Transforms fused into a decode-path (matvec) product's input; see MatmulPush.
+struct InputFusion {
+  uint64_t swiglu_up = 0;  // x' = silu(x) * up
+  uint64_t norm = 0;       // x' = x / rms(x) * norm (f32 weights of ncols)
+  float eps = 0;
+};
+
 class Ops {
  public:
   Ops(Context& ctx, Pipelines& pipelines) : ctx_(ctx), pipelines_(pipelines) {}
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
+  // Input fusions need ntok <= kMatvecMaxTokens.
   void matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
-              uint64_t bias = 0, bool accumulate = false);
+              uint64_t bias = 0, bool accumulate = false, const InputFusion& fuse = {});
   // out (ntok x ncols) = rows ids[0..ntok) of W, dequantized.
   void get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok);
   void rms_norm(VkCommandBuffer cmd, uint64_t x, uint64_t y, uint64_t w, uint32_t ncols, uint32_t nrows,
                 float eps);
   void rope(VkCommandBuffer cmd, const RopePush& p);
   void kv_store(VkCommandBuffer cmd, const KvStorePush& p);
+  // RoPE on Q (in place) and K, then K and V into the cache, in one dispatch.
+  void rope_kv(VkCommandBuffer cmd, const KvStorePush& p);
   void attention(VkCommandBuffer cmd, const AttentionPush& p);
   void swiglu(VkCommandBuffer cmd, uint64_t gate, uint64_t up, uint64_t out, uint32_t n);
   void add(VkCommandBuffer cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t n);

@@ -155,23 +155,36 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   const Layer& L = layers_[li];
   uint64_t layer_kv = uint64_t{li} * 2 * n_ctx_ * kv_dim_ * 2;
   uint64_t k_cache = kv_.address() + layer_kv, v_cache = k_cache + uint64_t{n_ctx_} * kv_dim_ * 2;
+  // Decode batches fuse the RMS norms and the SwiGLU into the matvec inputs,
+  // so a layer is six dependent steps; prompt batches run them as kernels.
+  const bool fused = ntok <= Ops::kMatvecMaxTokens;
+  const float eps = hp_.rms_eps;
 
-  ops_.rms_norm(cmd, s_.x, s_.h, L.attn_norm, hp_.n_embd, ntok, hp_.rms_eps);
-  stream_.compute_barrier();
-  ops_.matmul(cmd, L.wq, s_.h, s_.q, ntok, L.bq);
-  ops_.matmul(cmd, L.wk, s_.h, s_.k, ntok, L.bk);
-  ops_.matmul(cmd, L.wv, s_.h, s_.v, ntok, L.bv);
-  stream_.compute_barrier();
-  if (L.q_norm) {
-    ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, hp_.rms_eps);
-    ops_.rms_norm(cmd, s_.k, s_.k, L.k_norm, hp_.head_dim, ntok * hp_.n_head_kv, hp_.rms_eps);
+  InputFusion attn_in;
+  if (fused) {
+    attn_in = {0, L.attn_norm, eps};
+  } else {
+    ops_.rms_norm(cmd, s_.x, s_.h, L.attn_norm, hp_.n_embd, ntok, eps);
     stream_.compute_barrier();
   }
-  uint32_t neox = hp_.rope_layout == RopeLayout::NeoX ? 1u : 0u;
-  ops_.rope(cmd, RopePush{s_.q, rope_.address(), ntok, hp_.n_head, hp_.head_dim, hp_.rope_dim, pos0, neox});
-  ops_.rope(cmd, RopePush{s_.k, rope_.address(), ntok, hp_.n_head_kv, hp_.head_dim, hp_.rope_dim, pos0, neox});
+  const uint64_t attn_src = fused ? s_.x : s_.h;
+  ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
+  ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
+  ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
   stream_.compute_barrier();
-  ops_.kv_store(cmd, KvStorePush{s_.k, s_.v, k_cache, v_cache, ntok, kv_dim_, pos0});
+  if (L.q_norm) {
+    ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, eps);
+    ops_.rms_norm(cmd, s_.k, s_.k, L.k_norm, hp_.head_dim, ntok * hp_.n_head_kv, eps);
+    stream_.compute_barrier();
+  }
+  KvStorePush kv{s_.k, s_.v, k_cache, v_cache, ntok, kv_dim_, pos0};
+  kv.q = s_.q;
+  kv.table = rope_.address();
+  kv.n_head = hp_.n_head;
+  kv.head_dim = hp_.head_dim;
+  kv.rope_dim = hp_.rope_dim;
+  kv.neox = hp_.rope_layout == RopeLayout::NeoX ? 1u : 0u;
+  ops_.rope_kv(cmd, kv);
   stream_.compute_barrier();
   float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
   ops_.attention(cmd, AttentionPush{s_.q, k_cache, v_cache, s_.attn, ntok, hp_.n_head, hp_.n_head_kv,
@@ -179,14 +192,25 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   stream_.compute_barrier();
   ops_.matmul(cmd, L.wo, s_.attn, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
   stream_.compute_barrier();
-  ops_.rms_norm(cmd, s_.x, s_.h, L.ffn_norm, hp_.n_embd, ntok, hp_.rms_eps);
+
+  InputFusion ffn_in;
+  if (fused) {
+    ffn_in = {0, L.ffn_norm, eps};
+  } else {
+    ops_.rms_norm(cmd, s_.x, s_.h, L.ffn_norm, hp_.n_embd, ntok, eps);
+    stream_.compute_barrier();
+  }
+  const uint64_t ffn_src = fused ? s_.x : s_.h;
+  ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
+  ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
   stream_.compute_barrier();
-  ops_.matmul(cmd, L.gate, s_.h, s_.gate, ntok);
-  ops_.matmul(cmd, L.up, s_.h, s_.up, ntok);
-  stream_.compute_barrier();
-  ops_.swiglu(cmd, s_.gate, s_.up, s_.gate, ntok * hp_.n_ff);
-  stream_.compute_barrier();
-  ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
+  if (fused) {
+    ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true, InputFusion{s_.up, 0, 0});
+  } else {
+    ops_.swiglu(cmd, s_.gate, s_.up, s_.gate, ntok * hp_.n_ff);
+    stream_.compute_barrier();
+    ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
+  }
   stream_.compute_barrier();
 }
 
@@ -197,6 +221,11 @@ void VulkanRunner::record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos
   for (uint32_t li = 0; li < layers_.size(); ++li) record_layer(cmd, li, ntok, pos0);
   if (n_logit_rows == 0) return;
   uint64_t x_rows = s_.x + uint64_t{first_logit_row} * hp_.n_embd * 4;
+  if (n_logit_rows <= Ops::kMatvecMaxTokens) {
+    ops_.matmul(cmd, output_, x_rows, logits_.address(), n_logit_rows, 0, false,
+                InputFusion{0, output_norm_, hp_.rms_eps});
+    return;
+  }
   ops_.rms_norm(cmd, x_rows, s_.h, output_norm_, hp_.n_embd, n_logit_rows, hp_.rms_eps);
   stream_.compute_barrier();
   ops_.matmul(cmd, output_, s_.h, logits_.address(), n_logit_rows);

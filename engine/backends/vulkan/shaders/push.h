@@ -19,20 +19,25 @@ using uint = uint32_t;
 
 #define PUSH_FLAG_ACCUMULATE 1u  // y += W x instead of y = W x
 
-// y[t][r] = sum_k W[r][k] * x[t][k] (+ bias[r]) (+ y[t][r] when accumulating)
+// y[t][r] = sum_k W[r][k] * x'[t][k] (+ bias[r]) (+ y[t][r] when accumulating)
 // W: nrows rows of ncols elements, row_bytes apart; x: ntok x ncols f32;
-// y: ntok x nrows f32.
+// y: ntok x nrows f32. Fused input transforms (decode path, matvec only):
+//   x2 != 0:   x' = silu(x) * x2             (SwiGLU before the down projection)
+//   norm != 0: x' = x / rms(x[t]) * norm     (RMS norm before a projection)
 #if defined(__cplusplus) || defined(PUSH_MATMUL)
 HALO_PUSH(MatmulPush) {
   uint64_t weight;
   uint64_t x;
   uint64_t y;
   uint64_t bias;  // 0: none; else nrows f32
+  uint64_t x2;    // 0: none; else ntok x ncols f32
+  uint64_t norm;  // 0: none; else ncols f32
   uint ncols;
   uint nrows;
   uint row_bytes;
   uint ntok;
   uint flags;
+  float eps;      // for norm
 } HALO_PUSH_END(MatmulPush)
 #endif
 
@@ -77,6 +82,8 @@ HALO_PUSH(RopePush) {
 #endif
 
 // Writes K and V rows (ntok x kv_dim f32) into the f16 caches at rows pos0.. .
+// rope_kv.comp also rotates Q (in place) and K (on the way) first, with the
+// table and layout of RopePush.
 #if defined(__cplusplus) || defined(PUSH_KV_STORE)
 HALO_PUSH(KvStorePush) {
   uint64_t k;
@@ -86,6 +93,13 @@ HALO_PUSH(KvStorePush) {
   uint ntok;
   uint kv_dim;
   uint pos0;
+  // rope_kv.comp only:
+  uint64_t q;
+  uint64_t table;
+  uint n_head;
+  uint head_dim;
+  uint rope_dim;
+  uint neox;
 } HALO_PUSH_END(KvStorePush)
 #endif
 
