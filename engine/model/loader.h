@@ -27,7 +27,8 @@ struct TensorSpec {
 };
 
 // Every tensor the forward pass reads, in a fixed order:
-//   token_embd, output_norm, output (optional: tied when absent), then per
+//   token_embd, output_norm, output (optional: tied when absent), rope_freqs
+//   (optional), then per
 //   layer attn_norm, q, k, v, output, [q/k/v bias], [q/k norm], ffn_norm,
 //   gate, up, down.
 std::vector<TensorSpec> tensor_specs(const HParams& hp);

@@ -95,6 +95,7 @@ void Model::bind(const LoadOptions& opts) {
   w_.tok_embd = get("token_embd.weight");
   w_.output_norm = get("output_norm.weight");
   w_.output = get("output.weight");
+  w_.rope_freqs = get("rope_freqs.weight");
   hp_.tied_output = w_.output == nullptr;
   if (hp_.tied_output) w_.output = w_.tok_embd;
   for (uint32_t i = 0; i < hp_.n_layer; ++i) {

@@ -49,6 +49,8 @@ struct Weights {
   const Tensor* tok_embd;     // (n_embd) x n_vocab rows
   const Tensor* output_norm;  // (n_embd)
   const Tensor* output;       // (n_embd -> n_vocab); == tok_embd when tied
+  const Tensor* rope_freqs = nullptr;  // optional (rope_dim / 2): divisors of the RoPE
+                                       // frequencies (Llama 3.1 context scaling)
   std::vector<LayerWeights> layers;
 };
 

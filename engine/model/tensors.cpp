@@ -39,6 +39,7 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp) {
       {"token_embd.weight", embd, hp.n_vocab},
       {"output_norm.weight", embd, 1},
       {"output.weight", embd, hp.n_vocab, true},
+      {"rope_freqs.weight", hp.rope_dim / 2, 1, true},
   };
   for (uint32_t i = 0; i < hp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";

@@ -23,6 +23,7 @@ struct ModelEdit {
     std::vector<uint64_t> dims;
   };
   std::map<std::string, Retype> retype;  // tensors rewritten as zeros of this type and shape
+  std::map<std::string, std::vector<float>> add_f32;  // extra 1-D F32 tensors
 };
 
 inline void write_variant(const std::string& src_path, const std::string& out_path, const ModelEdit& edit) {
@@ -46,6 +47,10 @@ inline void write_variant(const std::string& src_path, const std::string& out_pa
     }
     std::vector<uint64_t> dims(t.ne, t.ne + t.n_dims);
     w.add_tensor(name, t.type, dims, std::span<const uint8_t>(t.data, t.n_bytes));
+  }
+  for (const auto& [name, values] : edit.add_f32) {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
+    w.add_tensor(name, GgmlType::F32, {values.size()}, std::span<const uint8_t>(bytes, values.size() * sizeof(float)));
   }
   w.write(out_path);
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -207,6 +208,37 @@ TEST(ModelLoad, MissingHyperparametersAreNamed) {
   EXPECT_EQ(e.kind(), ErrorKind::BadModel);
   EXPECT_TRUE(contains(e.what(), "missing llama.embedding_length")) << e.what();
   EXPECT_TRUE(contains(e.what(), "missing llama.block_count")) << e.what();
+}
+
+// Llama 3.1 style frequency factors: all ones change nothing; others change
+// every position but the first (where every angle is 0).
+TEST(ModelLoad, RopeFrequencyFactorsAreBoundAndApplied) {
+  test::TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  test::ModelEdit ones, fours;
+  ones.add_f32["rope_freqs.weight"] = std::vector<float>(32, 1.0f);
+  fours.add_f32["rope_freqs.weight"] = std::vector<float>(32, 4.0f);
+  write_variant(model_path("llama-spm-q4_k_m"), dir.file("ones.gguf"), ones);
+  write_variant(model_path("llama-spm-q4_k_m"), dir.file("fours.gguf"), fours);
+  auto plain = Model::load(model_path("llama-spm-q4_k_m"));
+  auto with_ones = Model::load(dir.file("ones.gguf"));
+  auto with_fours = Model::load(dir.file("fours.gguf"));
+  EXPECT_EQ(plain->weights().rope_freqs, nullptr);
+  ASSERT_NE(with_ones->weights().rope_freqs, nullptr);
+  EXPECT_EQ(with_ones->weights().rope_freqs->ne[0], 32u);
+
+  auto backend = create_backend("cpu");
+  const std::vector<int32_t> tokens = {1, 450, 4996, 17354, 1701};
+  auto logits = [&](const Model& m) {
+    std::vector<float> out;
+    backend->attach(m, {16, 2})->eval(tokens, 0, true, out);
+    return out;
+  };
+  const auto a = logits(*plain), b = logits(*with_ones), c = logits(*with_fours);
+  EXPECT_EQ(a, b);
+  const size_t n_vocab = plain->hparams().n_vocab;
+  EXPECT_TRUE(std::equal(a.begin(), a.begin() + n_vocab, c.begin())) << "position 0 has no rotation";
+  EXPECT_FALSE(std::equal(a.begin() + n_vocab, a.end(), c.begin() + n_vocab));
 }
 
 TEST(ModelLoad, TiedOutputWhenOutputTensorIsAbsent) {

@@ -56,7 +56,7 @@ TEST(CpuOps, RopeRotatesTheRightPairsInBothLayouts) {
   const int64_t pos = 5;
   const float base = 10000.0f;
   RopeAngles angles;
-  rope_angles(pos, 6, base, angles);
+  rope_angles(pos, 6, base, nullptr, angles);
   for (RopeLayout layout : {RopeLayout::Normal, RopeLayout::NeoX}) {
     auto v = random_floats(16, 8, 1.0f);
     const auto orig = v;
@@ -75,6 +75,20 @@ TEST(CpuOps, RopeRotatesTheRightPairsInBothLayouts) {
       EXPECT_EQ(r[7], o[7]);
     }
   }
+}
+
+TEST(CpuOps, RopeFrequencyFactorsDivideTheAngles) {
+  const float factors[3] = {1.0f, 4.0f, 32.0f};
+  RopeAngles plain, scaled;
+  rope_angles(7, 6, 500000.0f, nullptr, plain);
+  rope_angles(7, 6, 500000.0f, factors, scaled);
+  for (int i = 0; i < 3; ++i) {
+    const double theta = 7 * std::pow(500000.0, -2.0 * i / 6) / factors[i];
+    EXPECT_NEAR(scaled.cos[i], std::cos(theta), 1e-6);
+    EXPECT_NEAR(scaled.sin[i], std::sin(theta), 1e-6);
+  }
+  EXPECT_EQ(plain.cos[0], scaled.cos[0]);
+  EXPECT_NE(plain.sin[2], scaled.sin[2]);
 }
 
 // Attention for 3 new tokens after 4 cached ones, 4 query heads over 2 KV heads.

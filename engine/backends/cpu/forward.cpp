@@ -39,7 +39,7 @@ void CpuRunner::forward(std::span<const int32_t> tokens, int64_t n_past, int64_t
     for (uint64_t t = begin; t < end; ++t) decode_row(*w.tok_embd, tokens[t], x_.data() + t * n_embd);
   });
   angles_.resize(n);
-  for (int64_t t = 0; t < n; ++t) rope_angles(n_past + t, hp_.rope_dim, hp_.rope_base, angles_[t]);
+  for (int64_t t = 0; t < n; ++t) rope_angles(n_past + t, hp_.rope_dim, hp_.rope_base, rope_freqs_.empty() ? nullptr : rope_freqs_.data(), angles_[t]);
 
   for (uint32_t layer = 0; layer < hp_.n_layer; ++layer) {
     attention_block(static_cast<int>(layer), n, n_past);

@@ -14,12 +14,13 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope_angles(int64_t pos, uint32_t rope_dim, float base, RopeAngles& out) {
+void rope_angles(int64_t pos, uint32_t rope_dim, float base, const float* freq_factors, RopeAngles& out) {
   const uint32_t pairs = rope_dim / 2;
   out.cos.resize(pairs);
   out.sin.resize(pairs);
   for (uint32_t i = 0; i < pairs; ++i) {
-    const double theta = static_cast<double>(pos) * std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    double theta = static_cast<double>(pos) * std::pow(static_cast<double>(base), -2.0 * i / rope_dim);
+    if (freq_factors) theta /= freq_factors[i];
     out.cos[i] = static_cast<float>(std::cos(theta));
     out.sin[i] = static_cast<float>(std::sin(theta));
   }

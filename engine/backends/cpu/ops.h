@@ -11,11 +11,12 @@ namespace halo::cpu {
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* out);
 
 // Rotary position embedding tables for one position: cos/sin of
-// pos * base^(-2i/rope_dim) for i < rope_dim / 2, computed in double.
+// pos * base^(-2i/rope_dim) / factor[i] for i < rope_dim / 2, computed in
+// double; freq_factors (rope_dim / 2 values) may be null (all 1).
 struct RopeAngles {
   std::vector<float> cos, sin;
 };
-void rope_angles(int64_t pos, uint32_t rope_dim, float base, RopeAngles& out);
+void rope_angles(int64_t pos, uint32_t rope_dim, float base, const float* freq_factors, RopeAngles& out);
 
 // Rotates the first rope_dim values of each of n_heads vectors of head_dim
 // (vec: n_heads × head_dim) in place. Normal rotates pairs (2i, 2i+1), NeoX

@@ -35,6 +35,8 @@ CpuRunner::CpuRunner(const Model& model, const RunnerOptions& opts)
   const Weights& w = model.weights();
   for (const Tensor* t : {w.tok_embd, w.output_norm, w.output}) check_readable(t);
   output_norm_ = decode_vector(w.output_norm);
+  check_readable(w.rope_freqs);
+  rope_freqs_ = decode_vector(w.rope_freqs);
   for (const LayerWeights& l : w.layers) {
     for (const Tensor* t : {l.attn_norm, l.wq, l.wk, l.wv, l.wo, l.bq, l.bk, l.bv, l.q_norm, l.k_norm,
                             l.ffn_norm, l.ffn_gate, l.ffn_up, l.ffn_down})

@@ -45,6 +45,7 @@ class CpuRunner final : public Runner {
 
   std::vector<LayerVectors> layer_vectors_;
   std::vector<float> output_norm_;  // (n_embd)
+  std::vector<float> rope_freqs_;   // (rope_dim / 2), empty when the model has none
 
   // KV cache, per layer (n_ctx × n_head_kv × head_dim), f32.
   std::vector<std::vector<float>> k_cache_, v_cache_;
