@@ -67,7 +67,9 @@ GenerateStats Session::generate(std::string_view prompt, const GenerateParams& p
   StopMatcher stops(params.stop);
   stats.reason = StopReason::Length;
   while (stats.generated_tokens < params.max_tokens) {
-    int32_t token = sampler.sample(logits);
+    // Output rows past the vocabulary (padded output matrices) are never sampled.
+    size_t n_candidates = std::min<size_t>(logits.size(), tokenizer_.n_vocab());
+    int32_t token = sampler.sample(std::span<float>(logits).first(n_candidates));
     sampler.accept(token);
     if (tokenizer_.is_eog(token)) {
       stats.reason = StopReason::Stop;

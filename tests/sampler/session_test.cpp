@@ -182,6 +182,28 @@ TEST_F(SessionTest, PromptLongerThanTheContextIsRejected) {
   EXPECT_TRUE(runner.batch_sizes.empty());
 }
 
+TEST_F(SessionTest, LogitsPastTheVocabularyAreNeverSampled) {
+  // A runner whose output has padding rows: the padding wins greedy but is
+  // not a token of the vocabulary.
+  class PaddedRunner : public ScriptedRunner {
+   public:
+    using ScriptedRunner::ScriptedRunner;
+    void eval(std::span<const int32_t> tokens, uint32_t n_past, bool all, std::vector<float>& logits) override {
+      ScriptedRunner::eval(tokens, n_past, all, logits);
+      logits.resize(logits.size() + 64, 100.0f);
+    }
+  };
+  params_.max_tokens = 2;
+  PaddedRunner runner(tok_->n_vocab(), 64, prompt_len("Hi"), {});
+  std::vector<int32_t> got;
+  Session session(*tok_, runner);
+  session.generate("Hi", params_, [&](std::string_view, int32_t t) {
+    got.push_back(t);
+    return true;
+  });
+  EXPECT_EQ(got, (std::vector<int32_t>{ScriptedRunner::kFiller, ScriptedRunner::kFiller}));
+}
+
 TEST_F(SessionTest, WorksWithoutACallback) {
   params_.max_tokens = 3;
   ScriptedRunner runner(tok_->n_vocab(), 64, prompt_len("Hi"), {});
