@@ -188,7 +188,8 @@ TEST_F(SessionTest, LogitsPastTheVocabularyAreNeverSampled) {
   class PaddedRunner : public ScriptedRunner {
    public:
     using ScriptedRunner::ScriptedRunner;
-    void eval(std::span<const int32_t> tokens, uint32_t n_past, bool all, std::vector<float>& logits) override {
+    void eval(std::span<const int32_t> tokens, uint32_t n_past, bool all,
+              std::vector<float>& logits) override {
       ScriptedRunner::eval(tokens, n_past, all, logits);
       logits.resize(logits.size() + 64, 100.0f);
     }
