@@ -188,6 +188,9 @@ void BusManager::model_removed(ResidentModel& m) {
 void BusManager::pool_changed() {
   ttm_read_at_ = {};
   emitPropertiesChangedSignal(org::halod::Halod1::Manager_adaptor::INTERFACE_NAME, {"PoolUsed", "GttUsed"});
+  if (on_status_)
+    on_status_(std::to_string(manager_.models().size()) + " model(s) loaded; pool " +
+               halo::ttm::format_bytes(manager_.pool_used()) + " of " + halo::ttm::format_bytes(manager_.pool_budget()));
 }
 
 std::string BusManager::export_request(const RequestPtr& r) {

@@ -47,6 +47,8 @@ class BusManager final
   std::string export_request(const RequestPtr& r);
   void await_text(const RequestPtr& r, TextResult&& result);
   static std::string model_path(uint64_t id);
+  // Receives a one-line summary whenever models or the pool change (STATUS=).
+  void set_status_listener(std::function<void(const std::string&)> f) { on_status_ = std::move(f); }
 
  private:
   // org.halod.Halod1.Manager
@@ -92,6 +94,7 @@ class BusManager final
   std::map<uint64_t, TextResult> awaiting_text_;
   uint64_t next_request_id_ = 1;
   std::unique_ptr<sdbus::IProxy> dbus_daemon_;  // NameOwnerChanged: clients leaving
+  std::function<void(const std::string&)> on_status_;
 };
 
 }  // namespace halod

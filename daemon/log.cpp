@@ -1,7 +1,9 @@
 #include "daemon/log.h"
 
 #include <systemd/sd-journal.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -14,10 +16,21 @@ namespace {
 
 std::atomic<int> g_max_level{static_cast<int>(LogLevel::Info)};
 
+// systemd sets JOURNAL_STREAM=<device>:<inode> when stderr goes to the
+// journal; then the native protocol keeps the structured fields instead of
+// flattening them. The variable is inherited by children whose stderr may go
+// elsewhere, so it only counts when it names our stderr.
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (!stream) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  struct stat st{};
+  return fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
 bool journal_connected() {
-  // systemd sets JOURNAL_STREAM when stderr goes to the journal; then the
-  // native protocol keeps the structured fields instead of flattening them.
-  static const bool connected = std::getenv("JOURNAL_STREAM") != nullptr;
+  static const bool connected = stderr_is_journal();
   return connected;
 }
 

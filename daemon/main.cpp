@@ -65,6 +65,7 @@ int run(int argc, char** argv) {
     log_info(std::string("Serving org.halod.Halod1 on the ") + (session ? "session" : "system") +
              " bus; backends: " + backends);
     notify.ready("Serving; pool budget " + halo::ttm::format_bytes(manager.pool_budget()));
+    bus_manager.set_status_listener([&notify](const std::string& s) { notify.status(s); });
     schedule_watchdog(loop, notify);
     start_preloads(manager, config);
 

@@ -68,8 +68,19 @@ TEST_F(UnderSystemd, SaysReadyPingsTheWatchdogAndSaysStopping) {
     for (size_t at = all.find("WATCHDOG=1"); at != std::string::npos; at = all.find("WATCHDOG=1", at + 1)) ++count;
     return count >= 3;
   }, 5s));
+  load(kLlama);
+  EXPECT_TRUE(eventually([&] { return notify.drain().find("STATUS=1 model(s) loaded") != std::string::npos; }, 5s))
+      << notify.drain();
   stop_daemon();
   EXPECT_NE(notify.drain().find("STOPPING=1"), std::string::npos) << notify.drain();
+}
+
+TEST_F(UnderSystemd, LogsToStderrWhenJournalStreamIsNotItsStderr) {
+  // An inherited JOURNAL_STREAM that names another file must not swallow the log.
+  DaemonOptions o;
+  o.env = {"JOURNAL_STREAM=1:1"};
+  start(o);
+  EXPECT_NE(halod_log().find("Serving org.halod.Halod1"), std::string::npos) << halod_log();
 }
 
 class ObjectSignals : public HalodTest {
