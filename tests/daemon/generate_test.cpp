@@ -71,6 +71,8 @@ TEST_F(AHalodOnAPrivateBus, CancelsARequestMidStream) {
   auto [request, stream] = model.Generate("Tell me a long story", greedy(900));
   StreamReader reader(stream.get());
   ASSERT_EQ(reader.read(2).tokens.size(), 2u);
+  EXPECT_EQ(model.State(), "busy");
+  EXPECT_EQ(RequestProxy(*bus_, request).State(), "running");
   RequestProxy(*bus_, request).Cancel();
   const StreamResult& r = reader.read(SIZE_MAX, 20s);
   ASSERT_TRUE(r.done);
