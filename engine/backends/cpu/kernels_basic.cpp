@@ -53,6 +53,13 @@ namespace halo::cpu {
 #if HALO_CPU_AVX512
 namespace {
 
+// Asks for the cache lines of the next group of 16 blocks ahead of use
+// (block_bytes × 16 bytes from `next`), which keeps more memory reads in
+// flight than the hardware prefetcher alone while a row is being read.
+inline void prefetch_group(const uint8_t* next, int64_t block_bytes) {
+  for (int64_t off = 0; off < block_bytes * 16; off += 64) _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T0);
+}
+
 // The f16 scales of `count` (<= 16) blocks of block_bytes each, as f32.
 inline void block_scales(const uint8_t* first, int64_t block_bytes, int64_t count, float* out) {
   alignas(32) uint16_t half[16] = {};
@@ -82,6 +89,7 @@ float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
   };
   for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
     const int64_t count = std::min<int64_t>(16, blocks - b0);
+    prefetch_group(w + (b0 + 32) * 18, 18);
     block_scales(w + b0 * 18, 18, count, d);
     int64_t j = 0;
     for (; j + 4 <= count; j += 4)
@@ -115,6 +123,7 @@ float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n) {
   };
   for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
     const int64_t count = std::min<int64_t>(16, blocks - b0);
+    prefetch_group(w + (b0 + 32) * 34, 34);
     block_scales(w + b0 * 34, 34, count, d);
     int64_t j = 0;
     for (; j + 4 <= count; j += 4)
