@@ -181,3 +181,30 @@ TEST_F(AHalodOnAPrivateBus, StopsCleanlyOnSigtermWhileGenerating) {
 
 }  // namespace
 }  // namespace halod::test
+
+namespace halod::test {
+namespace {
+
+using ContextLength = HalodTest;
+
+TEST_F(ContextLength, ComesFromTheLoadOptionAndBoundsThePrompt) {
+  ModelProxy model(*bus_, load("llama-spm-q4_k_m.gguf", {{"context_length", sdbus::Variant(uint32_t{64})}}));
+  EXPECT_EQ(model.ContextLength(), 64u);
+  std::string prompt;
+  for (int i = 0; i < 100; ++i) prompt += " word";
+  try {
+    model.Generate(prompt, {});
+    FAIL() << "a prompt longer than the context was accepted";
+  } catch (const sdbus::Error& e) {
+    EXPECT_EQ(e.getName(), "org.halod.Halod1.Error.InvalidArgument");
+    EXPECT_NE(e.getMessage().find("context holds 64"), std::string::npos) << e.getMessage();
+  }
+  // Generation stops at the end of the context with reason "length".
+  auto [text, stats] = model.GenerateText("Short prompt", {{"max_tokens", sdbus::Variant(uint32_t{200})}});
+  EXPECT_EQ(stats.at("reason").get<std::string>(), "length");
+  // The last token is sampled from the logits of position 63 and needs no KV entry of its own.
+  EXPECT_EQ(stats.at("prompt_tokens").get<uint32_t>() + stats.at("generated_tokens").get<uint32_t>(), 65u);
+}
+
+}  // namespace
+}  // namespace halod::test
