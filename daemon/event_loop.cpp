@@ -15,6 +15,18 @@
 #include "daemon/log.h"
 
 namespace halod {
+namespace {
+
+// A failing task is logged and dropped: one bad request must not stop the daemon.
+void run_task(const EventLoop::Task& task) {
+  try {
+    task();
+  } catch (const std::exception& e) {
+    log_error(std::string("Internal task failed: ") + e.what() + ", ignoring");
+  }
+}
+
+}  // namespace
 
 EventLoop::EventLoop(sdbus::IConnection& bus) : bus_(bus) {
   sigset_t mask;
@@ -79,7 +91,7 @@ void EventLoop::run_posted_tasks() {
     std::lock_guard lock(mu_);
     tasks.swap(posted_);
   }
-  for (auto& t : tasks) t();
+  for (auto& t : tasks) run_task(t);
 }
 
 void EventLoop::run_due_timers() {
@@ -87,7 +99,7 @@ void EventLoop::run_due_timers() {
   while (!timers_.empty() && timers_.begin()->first <= now) {
     Task task = std::move(timers_.begin()->second.second);
     timers_.erase(timers_.begin());
-    task();
+    run_task(task);
   }
 }
 
