@@ -26,6 +26,14 @@ std::unique_ptr<Backend> create_gpu_backend(std::string_view name) {
   throw Error(ErrorKind::Device, "backend '" + std::string(name) + "' is not built into this program");
 }
 
+// Vulkan drivers that run on the CPU (Mesa's lavapipe, SwiftShader) work,
+// but the native CPU backend is faster than them: they rank after it.
+bool is_software_device(const std::string& device) {
+  for (const char* marker : {"llvmpipe", "lavapipe", "SwiftShader"})
+    if (device.find(marker) != std::string::npos) return true;
+  return false;
+}
+
 std::string known_names() {
   std::string names;
   for (const char* const* n = kGpuBackends; *n; ++n) names += std::string(*n) + ", ";
@@ -35,17 +43,19 @@ std::string known_names() {
 }  // namespace
 
 std::vector<BackendInfo> list_backends() {
-  std::vector<BackendInfo> out;
+  std::vector<BackendInfo> hardware, software;
   for (const char* const* n = kGpuBackends; *n; ++n) {
     try {
       auto b = create_gpu_backend(*n);
-      out.push_back({b->name(), b->device_name()});
+      BackendInfo info{b->name(), b->device_name()};
+      (is_software_device(info.device) ? software : hardware).push_back(info);
     } catch (const Error&) {
       // Compiled in but unusable here (no device): not listed.
     }
   }
-  out.push_back({"cpu", cpu::cpu_model_name()});
-  return out;
+  hardware.push_back({"cpu", cpu::cpu_model_name()});
+  hardware.insert(hardware.end(), software.begin(), software.end());
+  return hardware;
 }
 
 std::unique_ptr<Backend> create_backend(std::string_view name) {
@@ -53,7 +63,8 @@ std::unique_ptr<Backend> create_backend(std::string_view name) {
   if (name == "auto") {
     for (const char* const* n = kGpuBackends; *n; ++n) {
       try {
-        return create_gpu_backend(*n);
+        auto b = create_gpu_backend(*n);
+        if (!is_software_device(b->device_name())) return b;
       } catch (const Error&) {
         // Not usable on this machine; try the next one.
       }
