@@ -14,6 +14,8 @@ namespace {
 constexpr uint64_t kAlign = 256;
 constexpr uint64_t kBlockBytes = 256ull << 20;   // blocks grow in this step
 constexpr uint64_t kStagingBytes = 64ull << 20;  // upload chunk for device-only memory
+constexpr VkBufferUsageFlags kBlockUsage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT |
+                                           VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
@@ -22,7 +24,7 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) 
 // Memory the pool allocates from: on integrated GPUs the largest
 // host-visible heap (GTT: the same DRAM the GPU reads at full speed); on
 // discrete GPUs device-local memory, host-visible too when the BAR spans it.
-int pool_memory_type(const Context& ctx, bool* host_visible) {
+int pool_memory_type(const Context& ctx, uint32_t type_bits, bool* host_visible) {
   const auto& mp = ctx.memory();
   constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
   constexpr VkMemoryPropertyFlags kLocal = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
@@ -35,6 +37,7 @@ int pool_memory_type(const Context& ctx, bool* host_visible) {
   uint64_t best_heap = 0;
   auto consider = [&](VkMemoryPropertyFlags required, uint64_t min_heap) {
     for (uint32_t t = 0; t < mp.memoryTypeCount; ++t) {
+      if (!(type_bits & (1u << t))) continue;
       if ((mp.memoryTypes[t].propertyFlags & required) != required || heap_of(t) < min_heap) continue;
       if (heap_of(t) > best_heap) best = static_cast<int>(t), best_heap = heap_of(t);
     }
@@ -76,15 +79,13 @@ uint64_t default_pool_budget(const Context& ctx) {
     if (uint64_t b = parse_bytes(env)) return b;
   }
   bool host = false;
-  int type = pool_memory_type(ctx, &host);
+  int type = pool_memory_type(ctx, ~0u, &host);
   if (type < 0) return 0;
   return ctx.memory().memoryHeaps[ctx.memory().memoryTypes[type].heapIndex].size / 10 * 9;
 }
 
 VulkanPool::VulkanPool(Context& ctx, uint64_t budget)
     : Pool(budget ? budget : default_pool_budget(ctx)), ctx_(ctx) {
-  memory_type_ = pool_memory_type(ctx, &host_visible_);
-  if (memory_type_ < 0) throw Error(ErrorKind::Device, "Vulkan: " + ctx.name() + " offers no memory for the pool");
   if (ctx.features().external_memory_fd) {
     VkPhysicalDeviceExternalBufferInfo info{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_BUFFER_INFO};
     info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT |
@@ -94,6 +95,19 @@ VulkanPool::VulkanPool(Context& ctx, uint64_t budget)
     vkGetPhysicalDeviceExternalBufferProperties(ctx.physical(), &info, &props);
     exportable_ = props.externalMemoryProperties.externalMemoryFeatures & VK_EXTERNAL_MEMORY_FEATURE_EXPORTABLE_BIT;
   }
+  // The memory types a pool block's buffer accepts (export changes them on some drivers).
+  VkExternalMemoryBufferCreateInfo ext_buf{VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO};
+  ext_buf.handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT;
+  VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, exportable_ ? &ext_buf : nullptr};
+  bci.size = 1 << 20;
+  bci.usage = kBlockUsage;
+  VkBuffer probe;
+  check(vkCreateBuffer(ctx.device(), &bci, nullptr, &probe), "creating a probe buffer");
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(ctx.device(), probe, &req);
+  vkDestroyBuffer(ctx.device(), probe, nullptr);
+  memory_type_ = pool_memory_type(ctx, req.memoryTypeBits, &host_visible_);
+  if (memory_type_ < 0) throw Error(ErrorKind::Device, "Vulkan: " + ctx.name() + " offers no memory for the pool");
 }
 
 VulkanPool::~VulkanPool() {
@@ -112,8 +126,7 @@ uint32_t VulkanPool::create_block(uint64_t size, const std::string& what) {
   ext_buf.handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT;
   VkBufferCreateInfo bci{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, exportable_ ? &ext_buf : nullptr};
   bci.size = size;
-  bci.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_SHADER_DEVICE_ADDRESS_BIT |
-              VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  bci.usage = kBlockUsage;
   check(vkCreateBuffer(dev, &bci, nullptr, &block->buffer), ("creating a pool block for " + what).c_str());
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev, block->buffer, &req);
@@ -135,7 +148,8 @@ uint32_t VulkanPool::create_block(uint64_t size, const std::string& what) {
     if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
       throw Error(ErrorKind::NoMemory, what + ": " + ctx_.name() + " is out of memory for a " + mib(size) +
                                            " pool block (pool holds " + mib(block_bytes()) + ", budget " +
-                                           mib(budget()) + ")");
+                                           mib(budget()) + ", largest allocation the driver promises " +
+                                           mib(ctx_.features().max_allocation) + ")");
     check(r, "allocating pool memory");
   }
   check(vkBindBufferMemory(dev, block->buffer, block->memory, 0), "binding pool memory");
@@ -183,9 +197,8 @@ std::unique_ptr<PoolAllocation> VulkanPool::allocate(uint64_t bytes, const std::
         return std::make_unique<PoolAllocation>(this, host, size, i, offset);
       }
     }
-    if (size > ctx_.features().max_allocation && ctx_.features().max_allocation)
-      throw Error(ErrorKind::NoMemory, what + " needs " + mib(size) + " in one piece but " + ctx_.name() +
-                                           " allocates at most " + mib(ctx_.features().max_allocation));
+    // Larger than maxMemoryAllocationSize is tried anyway: drivers (NVIDIA's
+    // says 4 GiB) usually grant it, and a refusal is reported as NoMemory.
     uint64_t room = budget() > block_bytes() ? budget() - block_bytes() : 0;
     uint64_t block_size = std::max(size, std::min(kBlockBytes, align_up(room, kAlign)));
     uint32_t b = create_block(block_size, what);
