@@ -209,9 +209,9 @@ void BusManager::request_started(const RequestPtr& r) {
 }
 
 void BusManager::request_finished(const RequestPtr& r) {
-  log_debug("Request finished: " + std::string(halo::stop_reason_name(r->stats.reason)) + ", " +
-                std::to_string(r->stats.generated_tokens) + " tokens",
-            {.request = std::to_string(r->id)});
+  log_info("Request " + std::to_string(r->id) + " ended: " + std::string(halo::stop_reason_name(r->stats.reason)) +
+               " after " + std::to_string(r->stats.generated_tokens) + " tokens",
+           {.request = std::to_string(r->id)});
   if (auto it = requests_.find(r->id); it != requests_.end()) {
     it->second->state_changed();
     loop_.post([doomed = std::shared_ptr<BusRequest>(std::move(it->second))] {});

@@ -105,19 +105,19 @@ TEST_F(SmallBudget, FailsWithNoMemoryWhenAModelIsLargerThanTheWholeBudget) {
 using KeepAlive = HalodTest;
 
 TEST_F(KeepAlive, UnloadsAnIdleModelWhenItExpires) {
-  std::string path = load(kLlama, {{"keep_alive", sdbus::Variant(int32_t{1})}});
-  EXPECT_EQ(ModelProxy(*bus_, path).KeepAlive(), 1);
+  std::string path = load(kLlama, {{"keep_alive", sdbus::Variant(int32_t{2})}});
+  EXPECT_EQ(ModelProxy(*bus_, path).KeepAlive(), 2);
   EXPECT_EQ(manager_->ListModels().size(), 1u);
   EXPECT_TRUE(eventually([&] { return manager_->ListModels().empty(); }, 10s)) << halod_log();
   EXPECT_NE(halod_log().find("keep_alive expired"), std::string::npos);
 }
 
 TEST_F(KeepAlive, CountsFromTheLastRequest) {
-  std::string path = load(kLlama, {{"keep_alive", sdbus::Variant(int32_t{2})}});
+  std::string path = load(kLlama, {{"keep_alive", sdbus::Variant(int32_t{3})}});
   ModelProxy model(*bus_, path);
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(1000ms);
   model.GenerateText("again", {{"max_tokens", sdbus::Variant(uint32_t{1})}});
-  std::this_thread::sleep_for(1000ms);  // 2.5 s after the load, 1 s after the request
+  std::this_thread::sleep_for(2500ms);  // 3.5 s after the load, 2.5 s after the request
   EXPECT_EQ(manager_->ListModels().size(), 1u);
   EXPECT_TRUE(eventually([&] { return manager_->ListModels().empty(); }, 10s));
 }
