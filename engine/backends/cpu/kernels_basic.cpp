@@ -89,7 +89,7 @@ float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
   };
   for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
     const int64_t count = std::min<int64_t>(16, blocks - b0);
-    prefetch_group(w + (b0 + 32) * 18, 18);
+    prefetch_group(w + (b0 + 64) * 18, 18);
     block_scales(w + b0 * 18, 18, count, d);
     int64_t j = 0;
     for (; j + 4 <= count; j += 4)
@@ -123,7 +123,7 @@ float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n) {
   };
   for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
     const int64_t count = std::min<int64_t>(16, blocks - b0);
-    prefetch_group(w + (b0 + 32) * 34, 34);
+    prefetch_group(w + (b0 + 64) * 34, 34);
     block_scales(w + b0 * 34, 34, count, d);
     int64_t j = 0;
     for (; j + 4 <= count; j += 4)

@@ -17,12 +17,13 @@ namespace {
 // in 24 zmm accumulators; tokens run along the vector lanes, so decoded
 // weight rows are read as broadcasts in their natural row-major order and
 // only the activations need a transposed copy (made once per product).
-// K is cut into kDepth slices so that one group's activation slice
-// (kDepth × 32 floats, 32 KiB) stays in L1 while the tiles of a panel reuse it.
+// K is cut into slices of kDepth (or one block of 256 for K-quants) so that
+// one group's activation slice (depth × 32 floats) and a tile's weights
+// stay in L1 while the tiles of a panel reuse them.
 constexpr int64_t kTileRows = 12;
 constexpr int64_t kGroup = 32;        // tokens per micro-tile (two 16-lane vectors)
 constexpr int64_t kPanelRows = 48;    // weight rows decoded at once (four micro-tiles)
-constexpr int64_t kDepth = 256;       // K slice; a multiple of every block size
+constexpr int64_t kDepth = 256;       // K slice, rounded up to the block size
 constexpr int64_t kRowsPathMaxTokens = 3;
 
 // Per-thread scratch, grown on demand and reused across calls.
@@ -189,15 +190,16 @@ void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, T
   pack_tokens(x, n_tokens, v.cols, xp, pool);
 
   const int64_t panels = (v.rows + kPanelRows - 1) / kPanelRows;
+  const int64_t slice = std::max<int64_t>(kDepth, v.k.block_elems);
   for_chunks(pool, panels, 1, [&](int64_t panel, int64_t) {
     const int64_t r0 = panel * kPanelRows;
     const int64_t panel_rows = std::min(kPanelRows, v.rows - r0);
-    // wbuf (panel_rows × kDepth): decoded K slice of the panel's rows;
+    // wbuf (panel_rows × slice): decoded K slice of the panel's rows;
     // acc (groups × kPanelRows × 32): the panel's sums, complete after the last slice
-    float* wbuf = scratch(0, kPanelRows * kDepth + groups * kPanelRows * kGroup).data();
-    float* acc = wbuf + kPanelRows * kDepth;
-    for (int64_t k0 = 0; k0 < v.cols; k0 += kDepth) {
-      const int64_t depth = std::min(kDepth, v.cols - k0);
+    float* wbuf = scratch(0, kPanelRows * slice + groups * kPanelRows * kGroup).data();
+    float* acc = wbuf + kPanelRows * slice;
+    for (int64_t k0 = 0; k0 < v.cols; k0 += slice) {
+      const int64_t depth = std::min(slice, v.cols - k0);
       const int64_t byte0 = k0 / v.k.block_elems * v.k.block_bytes;
       for (int64_t r = 0; r < panel_rows; ++r)
         v.k.decode(v.data + (r0 + r) * v.row_bytes + byte0, wbuf + r * depth, depth);
