@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -253,6 +254,25 @@ TEST_F(BrokenModel, UnknownTensorType) {
 
 TEST_F(BrokenModel, NotAGgufFile) {
   expect_rejected(std::string(4096, 'x'), "not-gguf");
+}
+
+// Random byte corruption anywhere in the header (metadata, vocabulary,
+// tensor infos): halo-run either still works or fails with one error line;
+// it is never killed by a signal.
+TEST_F(BrokenModel, RandomHeaderCorruptionNeverCrashes) {
+  std::mt19937_64 rng(2024);
+  std::uniform_int_distribution<uint64_t> where(0, layout_.tensor_infos_end - 1);
+  std::uniform_int_distribution<int> byte(0, 255), how_many(1, 8);
+  for (int round = 0; round < 24; ++round) {
+    std::string bytes = original_;
+    for (int n = how_many(rng); n > 0; --n) bytes[where(rng)] = static_cast<char>(byte(rng));
+    std::string path = dir_.file("random.gguf");
+    write_file(path, bytes);
+    ProcessResult r = halo_run({"-m", path, "-p", "hello", "-n", "2", "--backend", "cpu", "--threads", "1"});
+    std::string what = "round " + std::to_string(round);
+    ASSERT_TRUE(r.exited) << what << ": killed by signal " << r.signal;
+    if (r.exit_code != 0) expect_one_error_line(r, what);
+  }
 }
 
 }  // namespace
