@@ -64,18 +64,24 @@ void for_chunks(ThreadPool& pool, int64_t n, int64_t chunk, Fn&& fn) {
 }
 
 // xp (groups × K × 32): xp[g][k][j] = x[g * 32 + j][k], zero past n_tokens.
+// Copied in K blocks of 64 so that the destination block (8 KiB) stays in L1
+// while the 32 source rows are read.
 void pack_tokens(const float* x, int64_t n_tokens, int64_t cols, float* xp, ThreadPool& pool) {
+  constexpr int64_t kBlock = 64;
   const int64_t groups = (n_tokens + kGroup - 1) / kGroup;
   pool.parallel_for(groups, [&](uint64_t g_begin, uint64_t g_end) {
     for (int64_t g = g_begin; g < static_cast<int64_t>(g_end); ++g) {
       float* dst = xp + g * cols * kGroup;
-      for (int64_t j = 0; j < kGroup; ++j) {
-        const int64_t t = g * kGroup + j;
-        if (t < n_tokens) {
-          const float* src = x + t * cols;
-          for (int64_t k = 0; k < cols; ++k) dst[k * kGroup + j] = src[k];
-        } else {
-          for (int64_t k = 0; k < cols; ++k) dst[k * kGroup + j] = 0.0f;
+      const int64_t tokens = std::min(kGroup, n_tokens - g * kGroup);
+      for (int64_t k0 = 0; k0 < cols; k0 += kBlock) {
+        const int64_t k1 = std::min(cols, k0 + kBlock);
+        for (int64_t j = 0; j < kGroup; ++j) {
+          if (j < tokens) {
+            const float* src = x + (g * kGroup + j) * cols;
+            for (int64_t k = k0; k < k1; ++k) dst[k * kGroup + j] = src[k];
+          } else {
+            for (int64_t k = k0; k < k1; ++k) dst[k * kGroup + j] = 0.0f;
+          }
         }
       }
     }
@@ -127,11 +133,14 @@ constexpr auto make_tile_table(std::integer_sequence<int, N...>) {
 }
 constexpr auto kMicroTiles = make_tile_table(std::make_integer_sequence<int, kTileRows>{});
 
-// y[t0 + j][r0 + r] = tile[r][j] for the valid rows and tokens of a tile.
-void store_tile(const float* tile, int64_t rows, int64_t t0, int64_t tokens, int64_t r0, float* y, int64_t ldy) {
+// y[t0 + j][r0 + r] = sums[r][j] for a panel's rows and one token group;
+// each token's panel_rows outputs are written together, whole cache lines
+// at a time, rather than in tile-sized pieces.
+//   sums: (kPanelRows × 32)
+void store_panel(const float* sums, int64_t panel_rows, int64_t t0, int64_t tokens, int64_t r0, float* y, int64_t ldy) {
   for (int64_t j = 0; j < tokens; ++j) {
     float* out = y + (t0 + j) * ldy + r0;
-    for (int64_t r = 0; r < rows; ++r) out[r] = tile[r * kGroup + j];
+    for (int64_t r = 0; r < panel_rows; ++r) out[r] = sums[r * kGroup + j];
   }
 }
 
@@ -212,9 +221,8 @@ void matmul_tiled(const Tensor& w, const float* x, int64_t n_tokens, float* y, T
       }
     }
     for (int64_t g = 0; g < groups; ++g)
-      for (int64_t tr = 0; tr < panel_rows; tr += kTileRows)
-        store_tile(acc + (g * kPanelRows + tr) * kGroup, std::min(kTileRows, panel_rows - tr), g * kGroup,
-                   std::min(kGroup, n_tokens - g * kGroup), r0 + tr, y, v.rows);
+      store_panel(acc + g * kPanelRows * kGroup, panel_rows, g * kGroup, std::min(kGroup, n_tokens - g * kGroup), r0, y,
+                  v.rows);
   });
 }
 
