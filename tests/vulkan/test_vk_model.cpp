@@ -146,7 +146,7 @@ TEST(VulkanPool, ModelLargerThanTheBudgetFailsWithNoMemory) {
   }
   HALO_REQUIRE_VULKAN(backend);
   try {
-    Model::load(test::fixture("models/llama-spm-q4_k_m.gguf"), {.pool = backend->pool()});
+    Model::load(test::fixture("models/qwen2-spm-q4_0.gguf"), {.pool = backend->pool()});
     FAIL() << "loading past the budget succeeded";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::NoMemory);

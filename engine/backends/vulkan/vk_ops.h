@@ -56,7 +56,7 @@ class Ops {
 
   // Tokens up to which matmul uses the matrix-vector kernel.
   static constexpr uint32_t kMatvecMaxTokens = 8;
-  static constexpr uint32_t kMatvecRowsPerGroup = 4;  // ROWS_PER_WG in matvec.comp
+  static constexpr uint32_t kMatvecRowsPerGroup = 16;  // ROWS_PER_WG in matvec.comp
 
  private:
   template <typename Push>
