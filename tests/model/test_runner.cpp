@@ -64,6 +64,23 @@ TEST_F(CpuRunnerTest, RewindingRecomputesFromTheKeptPrefix) {
   for (size_t i = 0; i < first.size(); ++i) ASSERT_NEAR(first[i], again[i], 1e-4f * (1 + std::fabs(first[i]))) << i;
 }
 
+// Inputs longer than one internal batch (512 tokens) run in chunks; the
+// result equals feeding the same tokens in two calls.
+TEST(CpuRunnerLong, ChunkedBatchesMatchSplitCalls) {
+  auto model = Model::load(test::fixture("models/qwen3-spm-q8_0.gguf"));
+  auto backend = create_backend("cpu");
+  auto runner = backend->attach(*model, RunnerOptions{700, 2});
+  std::vector<int32_t> tokens(600);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(1 + (i * 7919) % 31000);
+  std::vector<float> whole, first, second;
+  runner->eval(tokens, 0, true, whole);
+  runner->eval(std::span<const int32_t>(tokens).first(300), 0, true, first);
+  runner->eval(std::span<const int32_t>(tokens).subspan(300), 300, true, second);
+  first.insert(first.end(), second.begin(), second.end());
+  ASSERT_EQ(whole.size(), first.size());
+  for (size_t i = 0; i < whole.size(); ++i) ASSERT_NEAR(whole[i], first[i], 1e-3f * (1 + std::fabs(whole[i]))) << i;
+}
+
 TEST(BackendRegistry, ListsTheCpuAndAutoPicksTheFirst) {
   auto list = list_backends();
   auto cpu = std::find_if(list.begin(), list.end(), [](const BackendInfo& b) { return b.name == "cpu"; });
