@@ -91,15 +91,20 @@ TEST(CpuOps, RopeFrequencyFactorsDivideTheAngles) {
   EXPECT_NE(plain.sin[2], scaled.sin[2]);
 }
 
-// Attention for 3 new tokens after 4 cached ones, 4 query heads over 2 KV heads.
+// Attention for 19 new tokens after 4 cached ones (key counts on both sides
+// of a 16-wide vector), 4 query heads over 2 KV heads.
 TEST(CpuOps, AttentionIsCausalGroupedSoftmaxOverTheCache) {
   const AttentionShape s{4, 2, 16};
-  const int64_t n_past = 4, n = 3, n_ctx = 8, kv_row = s.n_head_kv * s.head_dim, q_row = s.n_head * s.head_dim;
+  const int64_t n_past = 4, n = 19, n_ctx = 24, kv_row = s.n_head_kv * s.head_dim, q_row = s.n_head * s.head_dim;
   auto q = random_floats(n * q_row, 9, 1.0f), k = random_floats(n_ctx * kv_row, 10, 1.0f),
        v = random_floats(n_ctx * kv_row, 11, 1.0f);
+  // The backend keeps keys transposed: k_t[d][pos].
+  std::vector<float> k_t(kv_row * n_ctx);
+  for (int64_t pos = 0; pos < n_ctx; ++pos)
+    for (int64_t d = 0; d < kv_row; ++d) k_t[d * n_ctx + pos] = k[pos * kv_row + d];
   std::vector<float> out(n * q_row);
   ThreadPool pool(2);
-  attention(q.data(), k.data(), v.data(), n, n_past, s, out.data(), pool);
+  attention(q.data(), k_t.data(), v.data(), n_ctx, n, n_past, s, out.data(), pool);
   for (int64_t t = 0; t < n; ++t)
     for (int64_t h = 0; h < s.n_head; ++h) {
       const int64_t kv = h / 2, keys = n_past + t + 1;

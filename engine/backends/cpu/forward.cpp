@@ -66,8 +66,8 @@ void CpuRunner::attention_block(int layer, int64_t n, int64_t n_past) {
       rms_norm(x_.data() + t * n_embd, lv.attn_norm.data(), n_embd, hp_.rms_eps, xn_.data() + t * n_embd);
   });
 
-  // q (n × q_dim); k, v (n × kv_dim) written straight into the cache rows n_past..n_past+n
-  float* k_rows = k_cache_[layer].data() + n_past * kv_dim;
+  // q (n × q_dim), k (n × kv_dim); v (n × kv_dim) straight into the cache rows n_past..n_past+n
+  float* k_rows = k_.data();
   float* v_rows = v_cache_[layer].data() + n_past * kv_dim;
   const MatmulOut qkv[] = {{lw.wq, q_.data()}, {lw.wk, k_rows}, {lw.wv, v_rows}};
   matmul_set(qkv, xn_.data(), n, pool_);
@@ -87,8 +87,13 @@ void CpuRunner::attention_block(int layer, int64_t n, int64_t n_past) {
     }
   });
 
+  // keys into the transposed cache: k_t[d][n_past + t] = k[t][d] for d < kv_dim
+  float* k_t = k_cache_[layer].data();
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t d = 0; d < kv_dim; ++d) k_t[d * n_ctx_ + n_past + t] = k_rows[t * kv_dim + d];
+
   const AttentionShape shape{hp_.n_head, hp_.n_head_kv, head_dim};
-  attention(q_.data(), k_cache_[layer].data(), v_cache_[layer].data(), n, n_past, shape, attn_.data(), pool_);
+  attention(q_.data(), k_t, v_cache_[layer].data(), n_ctx_, n, n_past, shape, attn_.data(), pool_);
 
   // x += Wo · attn
   matmul(*lw.wo, attn_.data(), n, proj_.data(), pool_);

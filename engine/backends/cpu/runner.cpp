@@ -58,7 +58,7 @@ uint64_t CpuRunner::memory_bytes() const {
   uint64_t floats = 0;
   for (const auto& c : k_cache_) floats += c.size();
   for (const auto& c : v_cache_) floats += c.size();
-  for (const auto* s : {&x_, &xn_, &q_, &attn_, &proj_, &gate_, &up_}) floats += s->size();
+  for (const auto* s : {&x_, &xn_, &q_, &k_, &attn_, &proj_, &gate_, &up_}) floats += s->size();
   return floats * sizeof(float);
 }
 
@@ -68,6 +68,7 @@ void CpuRunner::ensure_scratch(int64_t n) {
   x_.resize(n * hp_.n_embd);
   xn_.resize(n * std::max<int64_t>(hp_.n_embd, q_dim));
   q_.resize(n * q_dim);
+  k_.resize(n * static_cast<int64_t>(hp_.n_head_kv) * hp_.head_dim);
   attn_.resize(n * q_dim);
   proj_.resize(n * hp_.n_embd);
   gate_.resize(n * hp_.n_ff);

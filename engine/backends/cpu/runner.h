@@ -47,7 +47,8 @@ class CpuRunner final : public Runner {
   std::vector<float> output_norm_;  // (n_embd)
   std::vector<float> rope_freqs_;   // (rope_dim / 2), empty when the model has none
 
-  // KV cache, per layer (n_ctx × n_head_kv × head_dim), f32.
+  // KV cache, f32, per layer: keys transposed (n_head_kv × head_dim × n_ctx),
+  // values (n_ctx × n_head_kv × head_dim).
   std::vector<std::vector<float>> k_cache_, v_cache_;
 
   // Scratch for a batch of up to scratch_tokens_ tokens.
@@ -55,6 +56,7 @@ class CpuRunner final : public Runner {
   std::vector<float> x_;      // residual stream (n × n_embd)
   std::vector<float> xn_;     // normalised input of a block (n × max(n_embd, q_dim))
   std::vector<float> q_;      // (n × n_head × head_dim)
+  std::vector<float> k_;      // new keys before they enter the cache (n × n_head_kv × head_dim)
   std::vector<float> attn_;   // (n × n_head × head_dim)
   std::vector<float> proj_;   // block output (n × n_embd)
   std::vector<float> gate_;   // (n × n_ff)
