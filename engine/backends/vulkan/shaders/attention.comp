@@ -36,8 +36,17 @@ void main() {
     float s = -1.0 / 0.0;
     if (j < n_keys) {
       uint kb = j * kv_words + kvh * pairs;
-      s = 0.0;
-      for (uint d = 0u; d < pairs; ++d) s += dot(q_sh[d], unpackHalf2x16(Words(pc.k_cache).w[kb + d]));
+      // Four independent partial sums keep several loads in flight.
+      vec4 s4 = vec4(0.0);
+      uint d = 0u;
+      for (; d + 4u <= pairs; d += 4u) {
+        uint w0 = Words(pc.k_cache).w[kb + d], w1 = Words(pc.k_cache).w[kb + d + 1u];
+        uint w2 = Words(pc.k_cache).w[kb + d + 2u], w3 = Words(pc.k_cache).w[kb + d + 3u];
+        s4 += vec4(dot(q_sh[d], unpackHalf2x16(w0)), dot(q_sh[d + 1u], unpackHalf2x16(w1)),
+                   dot(q_sh[d + 2u], unpackHalf2x16(w2)), dot(q_sh[d + 3u], unpackHalf2x16(w3)));
+      }
+      for (; d < pairs; ++d) s4.x += dot(q_sh[d], unpackHalf2x16(Words(pc.k_cache).w[kb + d]));
+      s = s4.x + s4.y + s4.z + s4.w;
     }
     float m_new = max(m, wg_max(s));
     float p = j < n_keys ? exp(s - m_new) : 0.0;
@@ -49,7 +58,16 @@ void main() {
       acc *= corr;
       uint n = min(uint(WG_SIZE), n_keys - k0);
       uint vb = k0 * kv_words + kvh * pairs + tid;
-      for (uint jj = 0u; jj < n; ++jj) acc += p_sh[jj] * unpackHalf2x16(Words(pc.v_cache).w[vb + jj * kv_words]);
+      uint jj = 0u;
+      vec2 acc2 = vec2(0.0);  // a second chain: twice the loads in flight
+      for (; jj + 4u <= n; jj += 4u) {
+        uint v0 = Words(pc.v_cache).w[vb + jj * kv_words], v1 = Words(pc.v_cache).w[vb + (jj + 1u) * kv_words];
+        uint v2 = Words(pc.v_cache).w[vb + (jj + 2u) * kv_words], v3 = Words(pc.v_cache).w[vb + (jj + 3u) * kv_words];
+        acc += p_sh[jj] * unpackHalf2x16(v0) + p_sh[jj + 1u] * unpackHalf2x16(v1);
+        acc2 += p_sh[jj + 2u] * unpackHalf2x16(v2) + p_sh[jj + 3u] * unpackHalf2x16(v3);
+      }
+      for (; jj < n; ++jj) acc += p_sh[jj] * unpackHalf2x16(Words(pc.v_cache).w[vb + jj * kv_words]);
+      acc += acc2;
     }
     barrier();
   }
