@@ -208,3 +208,28 @@ TEST_F(ContextLength, ComesFromTheLoadOptionAndBoundsThePrompt) {
 
 }  // namespace
 }  // namespace halod::test
+
+namespace halod::test {
+namespace {
+
+using Switching = HalodTest;
+
+TEST_F(Switching, MovesALoadedModelToVulkanAndBackWhenVulkanIsBuilt) {
+  bool have_vulkan = false;
+  for (auto& b : manager_->Backends()) have_vulkan |= std::get<0>(b) == "vulkan";
+  if (!have_vulkan) GTEST_SKIP() << "this build has no usable Vulkan backend";
+  ModelProxy model(*bus_, load("llama-spm-q4_k_m.gguf"));
+  const VariantMap greedy3 = {{"max_tokens", sdbus::Variant(uint32_t{3})}, {"temperature", sdbus::Variant(0.0)}};
+  auto [cpu_text, cpu_stats] = model.GenerateText("Hello", greedy3);
+  EXPECT_GT(model.SwitchBackend("vulkan"), 0u);
+  EXPECT_EQ(model.Backend(), "vulkan");
+  EXPECT_EQ(model.State(), "ready");
+  auto [vk_text, vk_stats] = model.GenerateText("Hello", greedy3);
+  EXPECT_EQ(vk_stats.at("generated_tokens").get<uint32_t>(), 3u);
+  EXPECT_EQ(vk_text, cpu_text);  // the first tokens of this model lead by a clear margin
+  EXPECT_GT(model.SwitchBackend("cpu"), 0u);
+  EXPECT_EQ(model.Backend(), "cpu");
+}
+
+}  // namespace
+}  // namespace halod::test
