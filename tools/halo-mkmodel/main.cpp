@@ -29,9 +29,9 @@ int main(int argc, char** argv) {
   try {
     const auto s = halo::mkmodel::write_model(o);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::fprintf(stderr, "halo-mkmodel: wrote %s: %s %s, %llu tensors, %.2fB parameters, %.1f MiB of weights, vocabulary %llu, seed %llu, %.1f s\n",
+    std::fprintf(stderr, "halo-mkmodel: wrote %s: %s %s, %llu tensors, %.1fM parameters, %.1f MiB of weights, vocabulary %llu, seed %llu, %.1f s\n",
                  o.output.c_str(), o.shape.c_str(), o.type.c_str(), static_cast<unsigned long long>(s.n_tensors),
-                 static_cast<double>(s.n_params) / 1e9, static_cast<double>(s.tensor_bytes) / (1 << 20),
+                 static_cast<double>(s.n_params) / 1e6, static_cast<double>(s.tensor_bytes) / (1 << 20),
                  static_cast<unsigned long long>(s.n_vocab), static_cast<unsigned long long>(o.seed), seconds);
     return 0;
   } catch (const halo::Error& e) {
