@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -226,6 +228,43 @@ TEST(VulkanDevice, ReadBandwidthIsMeasured) {
   double bw = vulkan_read_bandwidth(*backend, 16ull << 20, 1);
   EXPECT_GT(bw, 1e6) << "bytes/s";
   std::printf("read bandwidth: %.1f GB/s\n", bw / 1e9);
+}
+
+
+TEST(VulkanDevice, HaloVulkanDevicePicksByNameAndRejectsUnknownNames) {
+  auto any = vulkan_or_null();
+  HALO_REQUIRE_VULKAN(any);
+  const std::string name = any->device_name();
+  any.reset();
+  setenv("HALO_VULKAN_DEVICE", "no-such-gpu-anywhere", 1);
+  try {
+    make_vulkan_backend();
+    ADD_FAILURE() << "an unknown device name was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Device);
+    EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << "lists the devices: " << e.what();
+  }
+  setenv("HALO_VULKAN_DEVICE", name.substr(0, 4).c_str(), 1);
+  EXPECT_EQ(make_vulkan_backend()->device_name(), name);
+  unsetenv("HALO_VULKAN_DEVICE");
+}
+
+TEST(VulkanDevice, PipelineCacheIsWrittenToTheCacheDirectory) {
+  char tmpl[] = "/tmp/halo-vk-cache-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  setenv("HALO_CACHE_DIR", tmpl, 1);
+  {
+    auto backend = vulkan_or_null();
+    if (!backend) unsetenv("HALO_CACHE_DIR");
+    HALO_REQUIRE_VULKAN(backend);
+    vulkan_read_bandwidth(*backend, 1 << 20, 1);  // builds a pipeline
+  }
+  unsetenv("HALO_CACHE_DIR");
+  bool found = false;
+  for (const auto& e : std::filesystem::directory_iterator(tmpl))
+    if (e.path().extension() == ".pipelines" && e.file_size() > 0) found = true;
+  EXPECT_TRUE(found) << "no pipeline cache file in " << tmpl;
+  std::filesystem::remove_all(tmpl);
 }
 
 }  // namespace
