@@ -9,9 +9,7 @@
 #include "tools/haloctl/client.h"
 #include "tools/haloctl/commands.h"
 
-#ifdef HALOCTL_HAVE_TTM
 #include "tools/haloctl/ttm_command.h"
-#endif
 
 namespace {
 
@@ -36,12 +34,7 @@ std::optional<int> run_ttm_if_asked(int argc, char** argv) {
       else
         args.emplace_back(argv[k]);
     }
-#ifdef HALOCTL_HAVE_TTM
     return run_ttm_command(args, json);
-#else
-    std::fprintf(stderr, "haloctl: this build has no TTM tools\n");
-    return kFailure;
-#endif
   }
   return std::nullopt;
 }
