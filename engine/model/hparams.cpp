@@ -9,6 +9,8 @@
 namespace halo::model_detail {
 namespace {
 
+constexpr uint64_t kMinTensorsPerBlock = 9;  // 2 norms, Q, K, V, O, gate, up, down
+
 // Collects every problem with the metadata so one error lists them all.
 class MetadataReader {
  public:
@@ -94,6 +96,12 @@ HParams read_hparams(const gguf::File& file) {
   hp.rope_base = md.positive("rope.freq_base", 10000.0f);
   hp.rms_eps = md.positive("attention.layer_norm_rms_epsilon", 1e-5f);
 
+  // Each block has at least 9 tensors; checking the count first keeps a
+  // forged block_count from costing a tensor lookup per block.
+  if (hp.n_layer > file.tensors().size() / kMinTensorsPerBlock)
+    md.problem("block_count " + std::to_string(hp.n_layer) + " needs at least " +
+               std::to_string(uint64_t{hp.n_layer} * kMinTensorsPerBlock) + " tensors but the file has " +
+               std::to_string(file.tensors().size()));
   if (hp.n_head && hp.n_head_kv && hp.n_head % hp.n_head_kv != 0)
     md.problem("head_count " + std::to_string(hp.n_head) + " is not a multiple of head_count_kv " +
                std::to_string(hp.n_head_kv));

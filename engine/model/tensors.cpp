@@ -1,4 +1,5 @@
 // The weight tensors each architecture needs and their validation.
+#include <algorithm>
 #include <string>
 
 #include "engine/error.h"
@@ -65,6 +66,9 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp) {
   return specs;
 }
 
+// Longer lists are cut: the first names tell what kind of file it is.
+constexpr size_t kMaxListed = 24;
+
 std::vector<const gguf::TensorInfo*> find_tensors(const gguf::File& file, const std::vector<TensorSpec>& specs) {
   std::vector<const gguf::TensorInfo*> found;
   std::vector<std::string> missing, wrong;
@@ -81,7 +85,9 @@ std::vector<const gguf::TensorInfo*> find_tensors(const gguf::File& file, const 
   std::string msg = file.path() + ": ";
   if (!missing.empty()) {
     msg += std::to_string(missing.size()) + " missing tensor" + (missing.size() > 1 ? "s" : "") + ": ";
-    for (size_t i = 0; i < missing.size(); ++i) msg += (i ? ", " : "") + missing[i];
+    const size_t shown = std::min(missing.size(), kMaxListed);
+    for (size_t i = 0; i < shown; ++i) msg += (i ? ", " : "") + missing[i];
+    if (shown < missing.size()) msg += " and " + std::to_string(missing.size() - shown) + " more";
     if (!wrong.empty()) msg += "; ";
   }
   for (size_t i = 0; i < wrong.size(); ++i) msg += (i ? "; " : "") + wrong[i];

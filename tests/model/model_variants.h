@@ -24,6 +24,7 @@ struct ModelEdit {
   };
   std::map<std::string, Retype> retype;  // tensors rewritten as zeros of this type and shape
   std::map<std::string, std::vector<float>> add_f32;  // extra 1-D F32 tensors
+  std::map<std::string, uint32_t> set_u32;             // metadata replaced by a u32
 };
 
 inline void write_variant(const std::string& src_path, const std::string& out_path, const ModelEdit& edit) {
@@ -33,6 +34,8 @@ inline void write_variant(const std::string& src_path, const std::string& out_pa
     if (key == "general.alignment" || edit.drop_keys.count(std::string(key))) continue;
     if (key == "general.architecture" && !edit.arch.empty())
       w.add_string(key, edit.arch);
+    else if (auto it = edit.set_u32.find(std::string(key)); it != edit.set_u32.end())
+      w.add_u32(key, it->second);
     else
       w.add_value(key, value);
   }

@@ -212,6 +212,38 @@ TEST(ModelLoad, MissingHyperparametersAreNamed) {
 
 // Llama 3.1 style frequency factors: all ones change nothing; others change
 // every position but the first (where every angle is 0).
+TEST(ModelLoad, ForgedBlockCountFailsAtOnceWithoutListingEveryBlock) {
+  test::TempDir dir;
+  test::ModelEdit edit;
+  edit.set_u32 = {{"llama.block_count", 4000000000u}};
+  test::write_variant(model_path("llama-spm-q4_k_m"), dir.file("blocks.gguf"), edit);
+  try {
+    Model::load(dir.file("blocks.gguf"));
+    FAIL() << "loaded a model claiming 4e9 blocks";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadModel);
+    EXPECT_TRUE(contains(e.what(), "block_count 4000000000 needs at least")) << e.what();
+    EXPECT_LT(std::string(e.what()).size(), 1000u);
+  }
+}
+
+TEST(ModelLoad, LongMissingTensorListsAreCut) {
+  test::TempDir dir;
+  test::ModelEdit edit;
+  // 2 blocks exist; claiming 6 leaves 36 tensors missing. 40 unrelated
+  // tensors keep the file plausible for 6 blocks.
+  edit.set_u32 = {{"llama.block_count", 6}};
+  for (int i = 0; i < 40; ++i) edit.add_f32["extra." + std::to_string(i)] = {1.0f};
+  test::write_variant(model_path("llama-spm-q4_k_m"), dir.file("six.gguf"), edit);
+  try {
+    Model::load(dir.file("six.gguf"));
+    FAIL() << "loaded a model with missing blocks";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "36 missing tensors: blk.2.")) << e.what();
+    EXPECT_TRUE(contains(e.what(), " and 12 more")) << e.what();
+  }
+}
+
 TEST(ModelLoad, RopeFrequencyFactorsAreBoundAndApplied) {
   test::TempDir dir;
   ASSERT_TRUE(dir.ok());
