@@ -1,6 +1,7 @@
 // Helpers for the GGUF tests: a per-test temporary folder and raw byte access
 // to written files, so tests can corrupt exactly one field.
 #pragma once
+#include "tests/temp_dir.h"
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -13,22 +14,6 @@
 
 namespace halo::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "halo-gguf-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -2,6 +2,7 @@
 // (another architecture name, tensors left out or rewritten with another
 // type or shape, metadata keys left out) through the project's GGUF writer.
 #pragma once
+#include "tests/temp_dir.h"
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -58,22 +59,5 @@ inline void write_variant(const std::string& src_path, const std::string& out_pa
   w.write(out_path);
 }
 
-// A fresh directory under the test temp dir, removed with its files.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : std::string("/tmp")) +
-                       "/halo-model-test-XXXXXX";
-    path_ = mkdtemp(tmpl.data()) ? tmpl : std::string();
-  }
-  ~TempDir() {
-    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  bool ok() const { return !path_.empty(); }
-
- private:
-  std::string path_;
-};
 
 }  // namespace halo::test
