@@ -5,7 +5,7 @@
 #include <random>
 
 #include "daemon/config/config.h"
-#include "tests/daemon/system/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace halo::config {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/daemon/system/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace halo::config {
 namespace {

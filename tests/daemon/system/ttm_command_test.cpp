@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "tests/daemon/system/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace halo::haloctl {
 namespace {

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/daemon/system/temp_dir.h"
+#include "tests/temp_dir.h"
 
 namespace halo::ttm {
 namespace {
