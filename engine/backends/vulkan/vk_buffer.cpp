@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "engine/backends/vulkan/vk_context.h"
+#include "engine/backends/vulkan/vk_profile.h"
 #include "engine/error.h"
 
 namespace halo::vk {
@@ -93,9 +94,11 @@ CommandStream::CommandStream(Context& ctx) : ctx_(ctx) {
   check(vkAllocateCommandBuffers(ctx.device(), &ai, &cmd_), "allocating a command buffer");
   VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   check(vkCreateFence(ctx.device(), &fci, nullptr, &fence_), "creating a fence");
+  profiler_ = Profiler::from_env(ctx);
 }
 
 CommandStream::~CommandStream() {
+  profiler_.reset();
   vkDestroyFence(ctx_.device(), fence_, nullptr);
   vkDestroyCommandPool(ctx_.device(), pool_, nullptr);
 }
@@ -105,6 +108,7 @@ VkCommandBuffer CommandStream::begin() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   check(vkBeginCommandBuffer(cmd_, &bi), "beginning a command buffer");
+  if (profiler_) profiler_->begin(cmd_);
   return cmd_;
 }
 
@@ -113,6 +117,7 @@ void CommandStream::submit_and_wait() {
   check(vkResetFences(ctx_.device(), 1, &fence_), "resetting a fence");
   ctx_.submit(cmd_, fence_);
   ctx_.wait(fence_);
+  if (profiler_) profiler_->collect();
 }
 
 void CommandStream::compute_barrier() {

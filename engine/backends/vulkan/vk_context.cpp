@@ -47,6 +47,8 @@ std::string missing_requirements(VkPhysicalDevice dev) {
   if (!(sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) ||
       !(sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT))
     return "subgroup arithmetic in compute shaders";
+  // matvec.comp keeps one shared-memory partial sum per subgroup, sized for subgroups of >= 4.
+  if (sg.subgroupSize < 4) return "subgroups of at least 4 invocations";
   if (props.limits.maxPushConstantsSize < kPushConstantBytes) return "128 bytes of push constants";
   return "";
 }

@@ -41,6 +41,7 @@ enum class MemoryUse {
 };
 
 class Context;
+class Profiler;
 
 // A buffer with its own memory and device address. Move-only.
 class Buffer {
@@ -79,9 +80,12 @@ class CommandStream {
   // Makes the writes of earlier dispatches visible to later ones.
   void compute_barrier();
   VkCommandBuffer cmd() const { return cmd_; }
+  // Per-dispatch timing (HALO_VULKAN_PROFILE=1), else null.
+  Profiler* profiler() const { return profiler_.get(); }
 
  private:
   Context& ctx_;
+  std::unique_ptr<Profiler> profiler_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;

@@ -33,7 +33,7 @@ void check_weight(const WeightView& w, const std::string& name) {
 
 template <typename Push>
 void Ops::dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& push, uint64_t groups_x,
-                   uint32_t groups_y) {
+                   uint32_t groups_y, const char* shape) {
   static_assert(sizeof(Push) <= 128, "push constants must fit the guaranteed 128 bytes");
   if (groups_x == 0 || groups_y == 0) return;
   vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipelines_.get(variant));
@@ -44,6 +44,7 @@ void Ops::dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& 
   } else {
     vkCmdDispatch(cmd, static_cast<uint32_t>(groups_x), groups_y, 1);
   }
+  if (profiler_) profiler_->mark(cmd, shape ? variant + " " + shape : variant);
 }
 
 void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
@@ -63,13 +64,13 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   if ((p.x2 || p.norm) && ntok > kMatvecMaxTokens)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: fused matmul inputs need at most 8 tokens");
   std::string suffix = variant_suffix(w.type);
+  std::string shape = profiler_ ? std::to_string(w.nrows) + "x" + std::to_string(w.ncols) : "";
+  p.ntok = ntok;
   if (ntok <= kMatvecMaxTokens) {
-    p.ntok = ntok;
-    dispatch(cmd, "matvec_" + suffix, p, ceil_div(w.nrows, kMatvecRowsPerGroup));
+    dispatch(cmd, "matvec_" + suffix, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
     return;
   }
-  p.ntok = ntok;
-  dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64));
+  dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
 }
 
 void Ops::get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok) {

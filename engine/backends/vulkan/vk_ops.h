@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/backends/vulkan/shaders/push.h"
+#include "engine/backends/vulkan/vk_profile.h"
 #include "engine/backends/vulkan/vk_context.h"
 #include "engine/backends/vulkan/vk_shaders.h"
 #include "engine/quant/types.h"
@@ -36,6 +37,8 @@ struct InputFusion {
 class Ops {
  public:
   Ops(Context& ctx, Pipelines& pipelines) : ctx_(ctx), pipelines_(pipelines) {}
+  // Timestamps after every dispatch (see vk_profile.h); null turns them off.
+  void set_profiler(Profiler* profiler) { profiler_ = profiler; }
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
@@ -56,15 +59,16 @@ class Ops {
 
   // Tokens up to which matmul uses the matrix-vector kernel.
   static constexpr uint32_t kMatvecMaxTokens = 8;
-  static constexpr uint32_t kMatvecRowsPerGroup = 16;  // ROWS_PER_WG in matvec.comp
+  static constexpr uint32_t kMatvecRowsPerGroup = 4;  // ROWS_PER_WG in matvec.comp
 
  private:
   template <typename Push>
   void dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& push, uint64_t groups_x,
-                uint32_t groups_y = 1);
+                uint32_t groups_y = 1, const char* shape = nullptr);
 
   Context& ctx_;
   Pipelines& pipelines_;
+  Profiler* profiler_ = nullptr;
 };
 
 }  // namespace halo::vk

@@ -30,6 +30,7 @@ VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelin
                            const Model& model, const RunnerOptions& opts)
     : ctx_(std::move(ctx)), pipelines_(std::move(pipelines)), ops_(*ctx_, *pipelines_), stream_(*ctx_),
       model_(model), hp_(model.hparams()) {
+  ops_.set_profiler(stream_.profiler());
   n_ctx_ = opts.n_ctx ? opts.n_ctx : std::min<uint32_t>(hp_.n_ctx_train ? hp_.n_ctx_train : 4096, 4096);
   q_dim_ = hp_.n_head * hp_.head_dim;
   kv_dim_ = hp_.n_head_kv * hp_.head_dim;
@@ -88,8 +89,7 @@ void VulkanRunner::bind_weights(VulkanPool& pool) {
     layers_.push_back(L);
   }
   // Norms and biases: one small host-visible buffer of f32.
-  small_ = Buffer(*ctx_, small_host_.size() * sizeof(float), MemoryUse::Upload, "norm weights");
-  std::memcpy(small_.host(), small_host_.data(), small_host_.size() * sizeof(float));
+  small_ = device_copy(small_host_.data(), small_host_.size() * sizeof(float), "norm weights");
   auto fix = [&](uint64_t& off) { off = off == kNone ? 0 : small_.address() + off; };
   fix(output_norm_);
   for (auto& L : layers_)
@@ -121,6 +121,20 @@ uint64_t VulkanRunner::small_vector(const Tensor* t, uint32_t expect) {
   return off;
 }
 
+Buffer VulkanRunner::device_copy(const void* data, uint64_t bytes, const std::string& what) {
+  // Every matvec workgroup reads the norm weights and every RoPE the table:
+  // in host-visible memory (system RAM on a discrete GPU) each read would
+  // cross PCIe, so they are staged into device-local memory once.
+  Buffer staging(*ctx_, bytes, MemoryUse::Upload, what + " (staging)");
+  std::memcpy(staging.host(), data, bytes);
+  Buffer dst(*ctx_, bytes, MemoryUse::Device, what);
+  VkCommandBuffer cmd = stream_.begin();
+  VkBufferCopy region{0, 0, bytes};
+  vkCmdCopyBuffer(cmd, staging.handle(), dst.handle(), 1, &region);
+  stream_.submit_and_wait();
+  return dst;
+}
+
 void VulkanRunner::build_rope_table() {
   // (cos, sin) of pos * base^(-2i/rope_dim), in double so every position is exact to f32.
   uint32_t half = hp_.rope_dim / 2;
@@ -133,8 +147,7 @@ void VulkanRunner::build_rope_table() {
       table[(uint64_t{pos} * half + i) * 2 + 1] = static_cast<float>(std::sin(a));
     }
   }
-  rope_ = Buffer(*ctx_, table.size() * sizeof(float), MemoryUse::Upload, "rope table");
-  std::memcpy(rope_.host(), table.data(), table.size() * sizeof(float));
+  rope_ = device_copy(table.data(), table.size() * sizeof(float), "rope table");
 }
 
 void VulkanRunner::allocate_buffers() {

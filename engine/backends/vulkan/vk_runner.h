@@ -2,6 +2,7 @@
 // cache, scratch activations, and the forward pass recorded per batch.
 #pragma once
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -39,6 +40,7 @@ class VulkanRunner final : public Runner {
   WeightView view(const Tensor* t);
   uint64_t small_vector(const Tensor* t, uint32_t expect);
   void build_rope_table();
+  Buffer device_copy(const void* data, uint64_t bytes, const std::string& what);
   void allocate_buffers();
   void record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos0, uint32_t first_logit_row,
                     uint32_t n_logit_rows);

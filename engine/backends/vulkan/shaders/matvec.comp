@@ -1,46 +1,34 @@
 #version 450
 // Matrix-vector product for decode (and batches of up to MV_MAX_TOK tokens):
-// sets of ROW_THREADS invocations each compute ROWS_PER_GROUP weight rows,
-// loading each input value once for all of them.
-// Q4_0 and Q8_0 (the common decode types) read a whole block per invocation
-// with aligned 32-bit loads, consecutive invocations on consecutive blocks;
-// other types go four elements at a time through dequant4. A row's partial
-// sums are reduced by one subgroup when the subgroup is exactly ROW_THREADS
-// wide, else through shared memory. The input may be fused with the RMS
-// norm or the SwiGLU before it (see MatmulPush).
+// each workgroup computes ROWS_PER_WG weight rows, its WG_SIZE invocations
+// splitting the row length between them, so a 4096-row matrix gets 1024
+// workgroups and every SM several (one row set per 32 lanes left most SMs
+// waiting on memory latency). Each input value is loaded once for all the
+// workgroup's rows. Partial sums are reduced per subgroup, then across
+// subgroups through shared memory, once for every row and token.
+// Q4_0 and Q8_0 (the common decode types) split each block between four
+// invocations, consecutive invocations on consecutive bytes; other types go four elements at a time through dequant4. The input may be
+// fused with the RMS norm or the SwiGLU before it (see MatmulPush).
 //   W: nrows x ncols (quantized rows), x: ntok x ncols f32, y: ntok x nrows f32
 #define PUSH_MATMUL
 #include "common.glsl"
 #include "push.h"
 #include "dequant.glsl"
 #define WG_SIZE 128u
-#define ROW_THREADS 32u      // invocations sharing one set of rows
-#define ROWS_PER_GROUP 4u    // rows each set computes: x is loaded once for all of them
-#define ROWS_PER_WG ((WG_SIZE / ROW_THREADS) * ROWS_PER_GROUP)
+#define ROWS_PER_WG 4u       // rows per workgroup: x is loaded once for all of them
 #define MV_MAX_TOK 8u
+#define MIN_SUBGROUP 4u      // the device check requires subgroups at least this wide
+#define MAX_SUBGROUPS (WG_SIZE / MIN_SUBGROUP)
 layout(local_size_x = WG_SIZE) in;
 #include "grid.glsl"  // after local_size: it reads gl_WorkGroupSize
 
-shared float partial[WG_SIZE];
-
-// Sum over the ROW_THREADS invocations of a row set; every invocation calls.
-float row_sum(float v, uint tid, uint lane) {
-  if (gl_SubgroupSize == ROW_THREADS) return subgroupAdd(v);
-  partial[tid] = v;
-  barrier();
-  for (uint w = ROW_THREADS / 2u; w > 0u; w >>= 1) {
-    if (lane < w) partial[tid] += partial[tid + w];
-    barrier();
-  }
-  float s = partial[tid - lane];
-  barrier();
-  return s;
-}
+// Per-subgroup partial sums: [token][row, then the norm's sum of squares][subgroup].
+shared float partial[MV_MAX_TOK][ROWS_PER_WG + 1u][MAX_SUBGROUPS];
 
 uint ngroups;  // ncols / 4
 // Loops over tokens run to the constant MV_MAX_TOK and break, so these
 // arrays are indexed by constants after unrolling and stay in registers.
-float acc[ROWS_PER_GROUP][MV_MAX_TOK];
+float acc[ROWS_PER_WG][MV_MAX_TOK];
 float sumsq[MV_MAX_TOK];  // of the raw input, for the fused norm
 
 // Input group g (four values) of token t after the fused transforms.
@@ -55,88 +43,95 @@ vec4 load_x(uint t, uint g) {
 }
 
 #if defined(TYPE_Q4_0) || defined(TYPE_Q8_0)
+// LANES_PER_BLOCK invocations share each block, so consecutive invocations
+// read consecutive bytes of a row and consecutive input vectors: with one
+// whole block per invocation, each input load touched 32 cache lines a
+// warp and L1 throughput, not DRAM, bounded the kernel (H100 profile).
+#define LANES_PER_BLOCK 4u
+#define BLOCKS_PER_PASS (WG_SIZE / LANES_PER_BLOCK)
+void accumulate_rows(uint row0, uint tid, uint ntok) {
+  uint nblocks = pc.ncols / 32u, sub = tid % LANES_PER_BLOCK;
+  for (uint ib = tid / LANES_PER_BLOCK; ib < nblocks; ib += BLOCKS_PER_PASS) {
+    float d[ROWS_PER_WG];
 #if defined(TYPE_Q4_0)
-#define BLOCK_WORDS 5u  // {f16 d; u8 qs[16]}: 18 bytes, 2-aligned
+    uint q[ROWS_PER_WG];  // qs bytes 4*sub..: low nibbles elements 4*sub.., high 16 + 4*sub..
 #else
-#define BLOCK_WORDS 9u  // {f16 d; i8 qs[32]}: 34 bytes, 2-aligned
+    uvec2 q[ROWS_PER_WG];  // qs bytes 8*sub..: elements 8*sub..
 #endif
-// Whole blocks per invocation, read with aligned 32-bit loads (consecutive
-// invocations on consecutive blocks), for ROWS_PER_GROUP rows at once.
-void accumulate_rows(uint row0, uint lane, uint ntok) {
-  uint nblocks = pc.ncols / 32u;
-  for (uint ib = lane; ib < nblocks; ib += ROW_THREADS) {
-    uint bw[ROWS_PER_GROUP][BLOCK_WORDS];
-    float d[ROWS_PER_GROUP];
-    for (uint r = 0u; r < ROWS_PER_GROUP; ++r) {
+    for (uint r = 0u; r < ROWS_PER_WG; ++r) {
       uint row = min(row0 + r, pc.nrows - 1u);  // rows past the end repeat the last; discarded
-      uint b = row * pc.row_bytes + ib * BLOCK_BYTES, sh = b & 3u, w0 = b >> 2;
-      uint raw[BLOCK_WORDS + 1u];
-      for (uint k = 0u; k < BLOCK_WORDS; ++k) raw[k] = Words(pc.weight).w[w0 + k];
-      raw[BLOCK_WORDS] = 0u;
-      for (uint k = 0u; k < BLOCK_WORDS; ++k) bw[r][k] = sh == 0u ? raw[k] : (raw[k] >> 16) | (raw[k + 1u] << 16);
-      d[r] = unpackHalf2x16(bw[r][0]).x;
+      uint b = row * pc.row_bytes + ib * BLOCK_BYTES;
+      d[r] = rd_f16(pc.weight, b);
+#if defined(TYPE_Q4_0)
+      q[r] = rd_u32(pc.weight, b + 2u + 4u * sub);
+#else
+      q[r] = uvec2(rd_u32(pc.weight, b + 2u + 8u * sub), rd_u32(pc.weight, b + 6u + 8u * sub));
+#endif
     }
     for (uint t = 0u; t < MV_MAX_TOK; ++t) {
       if (t >= ntok) break;
-      vec4 xv[8];
-      for (uint k = 0u; k < 8u; ++k) xv[k] = load_x(t, ib * 8u + k);
-      for (uint r = 0u; r < ROWS_PER_GROUP; ++r) {
-        float s = 0.0;
 #if defined(TYPE_Q4_0)
-        // qs word k: low nibbles are elements 4k.., high nibbles 16 + 4k..
-        for (uint k = 0u; k < 4u; ++k) {
-          uint q = (bw[r][k] >> 16) | (bw[r][k + 1u] << 16);
-          s += dot(bytes_to_vec4(q & 0x0F0F0F0Fu) - 8.0, xv[k]);
-          s += dot(bytes_to_vec4((q >> 4) & 0x0F0F0F0Fu) - 8.0, xv[4u + k]);
-        }
+      vec4 xlo = load_x(t, ib * 8u + sub), xhi = load_x(t, ib * 8u + 4u + sub);
+      for (uint r = 0u; r < ROWS_PER_WG; ++r)
+        acc[r][t] += d[r] * (dot(bytes_to_vec4(q[r] & 0x0F0F0F0Fu) - 8.0, xlo) +
+                             dot(bytes_to_vec4((q[r] >> 4) & 0x0F0F0F0Fu) - 8.0, xhi));
 #else
-        for (uint k = 0u; k < 8u; ++k) s += dot(sbytes_to_vec4((bw[r][k] >> 16) | (bw[r][k + 1u] << 16)), xv[k]);
+      vec4 x0 = load_x(t, ib * 8u + 2u * sub), x1 = load_x(t, ib * 8u + 2u * sub + 1u);
+      for (uint r = 0u; r < ROWS_PER_WG; ++r)
+        acc[r][t] += d[r] * (dot(sbytes_to_vec4(q[r].x), x0) + dot(sbytes_to_vec4(q[r].y), x1));
 #endif
-        acc[r][t] += d[r] * s;
-      }
     }
   }
 }
 #else
 // Four elements at a time through the type's dequant4.
-void accumulate_rows(uint row0, uint lane, uint ntok) {
-  for (uint g = lane; g < ngroups; g += ROW_THREADS) {
-    vec4 w[ROWS_PER_GROUP];
-    for (uint r = 0u; r < ROWS_PER_GROUP; ++r)
+void accumulate_rows(uint row0, uint tid, uint ntok) {
+  for (uint g = tid; g < ngroups; g += WG_SIZE) {
+    vec4 w[ROWS_PER_WG];
+    for (uint r = 0u; r < ROWS_PER_WG; ++r)
       w[r] = dequant4_at(pc.weight, min(row0 + r, pc.nrows - 1u) * pc.row_bytes, g * 4u);
     for (uint t = 0u; t < MV_MAX_TOK; ++t) {
       if (t >= ntok) break;
       vec4 xv = load_x(t, g);
-      for (uint r = 0u; r < ROWS_PER_GROUP; ++r) acc[r][t] += dot(w[r], xv);
+      for (uint r = 0u; r < ROWS_PER_WG; ++r) acc[r][t] += dot(w[r], xv);
     }
   }
 }
 #endif
 
 void main() {
-  uint tid = gl_LocalInvocationID.x, lane = tid % ROW_THREADS;
-  uint row0 = linear_workgroup() * ROWS_PER_WG + (tid / ROW_THREADS) * ROWS_PER_GROUP;
+  uint tid = gl_LocalInvocationID.x;
+  uint row0 = linear_workgroup() * ROWS_PER_WG;
   ngroups = pc.ncols / 4u;
   uint ntok = min(pc.ntok, MV_MAX_TOK);
   for (uint t = 0u; t < MV_MAX_TOK; ++t) {
     sumsq[t] = 0.0;
-    for (uint r = 0u; r < ROWS_PER_GROUP; ++r) acc[r][t] = 0.0;
+    for (uint r = 0u; r < ROWS_PER_WG; ++r) acc[r][t] = 0.0;
   }
-  if (row0 < pc.nrows) accumulate_rows(row0, lane, ntok);
-  // Uniform loops from here: row_sum may hold barriers.
+  if (row0 < pc.nrows) accumulate_rows(row0, tid, ntok);
+  // Uniform control flow from here (barrier). Subgroup sums first, one
+  // shared-memory slot per subgroup for each value.
   for (uint t = 0u; t < MV_MAX_TOK; ++t) {
     if (t >= ntok) break;
-    float inv = 1.0;
-    if (pc.norm != 0ul) inv = inversesqrt(row_sum(sumsq[t], tid, lane) / float(pc.ncols) + pc.eps);
-    for (uint r = 0u; r < ROWS_PER_GROUP; ++r) {
-      float s = row_sum(acc[r][t], tid, lane) * inv;
-      uint row = row0 + r;
-      if (row < pc.nrows && lane == 0u) {
-        uint o = t * pc.nrows + row;
-        if (pc.bias != 0ul) s += Floats(pc.bias).f[row];
-        if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[o];
-        Floats(pc.y).f[o] = s;
-      }
+    for (uint r = 0u; r < ROWS_PER_WG; ++r) {
+      float s = subgroupAdd(acc[r][t]);
+      if (subgroupElect()) partial[t][r][gl_SubgroupID] = s;
     }
+    float q = subgroupAdd(sumsq[t]);
+    if (subgroupElect()) partial[t][ROWS_PER_WG][gl_SubgroupID] = q;
   }
+  barrier();
+  // One invocation per (token, row) output.
+  uint t = tid / ROWS_PER_WG, r = tid % ROWS_PER_WG, row = row0 + r;
+  if (t >= ntok || row >= pc.nrows) return;
+  float s = 0.0, ss = 0.0;
+  for (uint i = 0u; i < gl_NumSubgroups; ++i) {
+    s += partial[t][r][i];
+    ss += partial[t][ROWS_PER_WG][i];
+  }
+  if (pc.norm != 0ul) s *= inversesqrt(ss / float(pc.ncols) + pc.eps);
+  uint o = t * pc.nrows + row;
+  if (pc.bias != 0ul) s += Floats(pc.bias).f[row];
+  if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[o];
+  Floats(pc.y).f[o] = s;
 }
