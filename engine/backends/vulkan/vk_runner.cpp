@@ -24,6 +24,19 @@ const uint8_t* tensor_bytes(const Model& model, const Tensor& t) {
   return info->data;
 }
 
+// The model's rope_freqs (rope_dim / 2 divisors), or none when it has none.
+std::vector<float> rope_frequency_factors(const Model& model, uint32_t half) {
+  const Tensor* t = model.weights().rope_freqs;
+  if (!t) return {};
+  if (t->type != GgmlType::F32 || t->ne[0] != half)
+    throw Error(ErrorKind::BadModel, "rope_freqs.weight: expected " + std::to_string(half) + " F32 values");
+  std::vector<float> factors(half);
+  std::memcpy(factors.data(), tensor_bytes(model, *t), half * sizeof(float));
+  for (float f : factors)
+    if (!(f > 0.0f) || !std::isfinite(f)) throw Error(ErrorKind::BadModel, "rope_freqs.weight: a factor is not positive");
+  return factors;
+}
+
 }  // namespace
 
 VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelines> pipelines, VulkanPool& pool,
@@ -136,11 +149,15 @@ Buffer VulkanRunner::device_copy(const void* data, uint64_t bytes, const std::st
 }
 
 void VulkanRunner::build_rope_table() {
-  // (cos, sin) of pos * base^(-2i/rope_dim), in double so every position is exact to f32.
+  // (cos, sin) of pos * base^(-2i/rope_dim) / factor[i], in double so every
+  // position is exact to f32. The optional factors (Llama 3.1 rope_freqs)
+  // divide each pair's frequency, as on the CPU backend.
   uint32_t half = hp_.rope_dim / 2;
+  const std::vector<float> factors = rope_frequency_factors(model_, half);
   std::vector<float> table(uint64_t{n_ctx_} * half * 2);
   for (uint32_t i = 0; i < half; ++i) {
     double freq = std::pow(static_cast<double>(hp_.rope_base), -2.0 * i / hp_.rope_dim);
+    if (!factors.empty()) freq /= factors[i];
     for (uint32_t pos = 0; pos < n_ctx_; ++pos) {
       double a = pos * freq;
       table[(uint64_t{pos} * half + i) * 2] = static_cast<float>(std::cos(a));
