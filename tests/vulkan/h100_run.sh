@@ -4,6 +4,8 @@
 # loader packages) and .h100 (binaries built here with -Dcpu_arch=x86-64-v3,
 # libpcre2, a subset of the fixtures) carried. Writes logs to $OUT.
 #   usage: tests/vulkan/h100_run.sh [tests] [bench] [models...]
+# BIN (default .h100/bin) picks the test/bench binaries, so builds of two
+# commits can be compared in one call; PP (default 512) the prompt length.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -13,6 +15,7 @@ if [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
 H=$PWD/.h100
+B=${BIN:-$H/bin}
 export LD_LIBRARY_PATH=$H/lib HALO_FIXTURES=$H/fixtures HALO_CACHE_DIR=/tmp/halo-cache
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/device.txt"
 
@@ -21,7 +24,7 @@ ARGS=("$@")
 
 if want tests; then
   # Kernel tests (every type) and the fixture models that were carried.
-  "$H/bin/test-vulkan" --gtest_filter='-*VulkanModel*/0:*VulkanModel*/1:VulkanDevice.LostDevice*' \
+  "$B/test-vulkan" --gtest_filter='-*VulkanModel*/0:*VulkanModel*/1:VulkanDevice.LostDevice*:VulkanRope*' \
     > "$OUT/tests.log" 2>&1
   echo "tests exit $?"; grep -E "PASSED|FAILED|largest|bandwidth" "$OUT/tests.log" | head -30
 fi
@@ -39,6 +42,6 @@ if want bench; then
       8b-q8_0) mk 8b-q8_0 8b q8_0 "$H/fixtures/models/llama3-bpe-q4_k_m.gguf" ;;
       *) continue ;;
     esac
-    "$H/bin/halo-bench" -m "$M/$m.gguf" --backend vulkan -p 512 -n 128 --reps ${REPS:-3} 2>&1 | tee -a "$OUT/bench.log"
+    "$B/halo-bench" -m "$M/$m.gguf" --backend vulkan -p ${PP:-512} -n 128 --reps ${REPS:-3} 2>&1 | tee -a "$OUT/bench.log"
   done
 fi

@@ -38,10 +38,14 @@ const char* const kTypes[] = {"f16",  "bf16", "q4_0", "q4_1", "q5_0", "q5_1",   
                               "q3_K", "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"};
 
 // The first `cols` columns and `rows` rows of a fixture tensor, as bytes.
+// Rows longer than the fixture's repeat it (whole blocks), so kernels see
+// decode-sized rows of several passes per lane.
 std::vector<uint8_t> slice_rows(const gguf::TensorInfo& t, uint32_t rows, uint32_t cols) {
   uint64_t full = *row_bytes(t.type, t.ne[0]), part = *row_bytes(t.type, cols);
   std::vector<uint8_t> out(rows * part);
-  for (uint32_t r = 0; r < rows; ++r) std::memcpy(out.data() + r * part, t.data + r * full, part);
+  for (uint32_t r = 0; r < rows; ++r)
+    for (uint64_t done = 0; done < part; done += full)
+      std::memcpy(out.data() + r * part + done, t.data + r * full, std::min(full, part - done));
   return out;
 }
 
@@ -119,6 +123,11 @@ TEST_P(QuantKernels, MatrixProductsMatchReferenceAtFullAndOddSizes) {
   check_matmul(type, 13, odd_cols, 1, true, true);
   check_matmul(type, 13, odd_cols, 70, true, true);
   check_matmul(type, 1, odd_cols, 5, false, true);
+  // Decode-sized rows (4576 columns for 32-element blocks): several unrolled
+  // passes per lane, the last one partly past the row's end.
+  const uint32_t long_cols = 9 * 512 - (block == 1 ? 4 : block);
+  check_matmul(type, 9, long_cols, 1, false, false);
+  check_matmul(type, 9, long_cols, 3, true, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantKernels, ::testing::ValuesIn(kTypes));
