@@ -152,32 +152,34 @@ TEST(VulkanOps, SwigluAndAddMatchReference) {
 
 TEST(VulkanOps, MatvecFusesRmsNormAndSwiglu) {
   HALO_REQUIRE_VULKAN(gpu());
-  const uint32_t rows = 19, cols = 96, ntok = 3;
-  auto w = random_floats(rows * cols, 21), x = random_floats(ntok * cols, 22), up = random_floats(ntok * cols, 23),
-       nw = random_floats(cols, 24);
-  for (bool norm : {true, false}) {
-    std::vector<double> ref(ntok * rows);
-    for (uint32_t t = 0; t < ntok; ++t) {
-      std::vector<double> in(cols);
-      double ss = 0;
-      for (uint32_t k = 0; k < cols; ++k) ss += double(x[t * cols + k]) * x[t * cols + k];
-      for (uint32_t k = 0; k < cols; ++k) {
-        double v = x[t * cols + k];
-        in[k] = norm ? v / std::sqrt(ss / cols + 1e-6) * nw[k] : v / (1 + std::exp(-v)) * up[t * cols + k];
+  const uint32_t rows = 19, cols = 96;
+  for (uint32_t ntok : {1u, 3u}) {  // 1: the single-token (matvec1_) build
+    auto w = random_floats(rows * cols, 21), x = random_floats(ntok * cols, 22), up = random_floats(ntok * cols, 23),
+         nw = random_floats(cols, 24);
+    for (bool norm : {true, false}) {
+      std::vector<double> ref(ntok * rows);
+      for (uint32_t t = 0; t < ntok; ++t) {
+        std::vector<double> in(cols);
+        double ss = 0;
+        for (uint32_t k = 0; k < cols; ++k) ss += double(x[t * cols + k]) * x[t * cols + k];
+        for (uint32_t k = 0; k < cols; ++k) {
+          double v = x[t * cols + k];
+          in[k] = norm ? v / std::sqrt(ss / cols + 1e-6) * nw[k] : v / (1 + std::exp(-v)) * up[t * cols + k];
+        }
+        for (uint32_t r = 0; r < rows; ++r) {
+          double s = 0;
+          for (uint32_t k = 0; k < cols; ++k) s += w[r * cols + k] * in[k];
+          ref[t * rows + r] = s;
+        }
       }
-      for (uint32_t r = 0; r < rows; ++r) {
-        double s = 0;
-        for (uint32_t k = 0; k < cols; ++k) s += w[r * cols + k] * in[k];
-        ref[t * rows + r] = s;
-      }
+      vk::Buffer wb = test::upload(w), xb = test::upload(x), ub = test::upload(up), nb = test::upload(nw),
+                 yb = test::upload(nullptr, ref.size() * 4);
+      vk::InputFusion fuse = norm ? vk::InputFusion{0, nb.address(), 1e-6f} : vk::InputFusion{ub.address(), 0, 0};
+      gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
+                         xb.address(), yb.address(), ntok, 0, false, fuse);
+      gpu()->stream->submit_and_wait();
+      EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), 1e-10) << (norm ? "norm" : "swiglu");
     }
-    vk::Buffer wb = test::upload(w), xb = test::upload(x), ub = test::upload(up), nb = test::upload(nw),
-               yb = test::upload(nullptr, ref.size() * 4);
-    vk::InputFusion fuse = norm ? vk::InputFusion{0, nb.address(), 1e-6f} : vk::InputFusion{ub.address(), 0, 0};
-    gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
-                       xb.address(), yb.address(), ntok, 0, false, fuse);
-    gpu()->stream->submit_and_wait();
-    EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), 1e-10) << (norm ? "norm" : "swiglu");
   }
 }
 

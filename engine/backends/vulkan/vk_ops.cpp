@@ -67,7 +67,9 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   std::string shape = profiler_ ? std::to_string(w.nrows) + "x" + std::to_string(w.ncols) : "";
   p.ntok = ntok;
   if (ntok <= kMatvecMaxTokens) {
-    dispatch(cmd, "matvec_" + suffix, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
+    // One token (decode) has its own build with one token's accumulators.
+    const std::string kernel = (ntok == 1 ? "matvec1_" : "matvec_") + suffix;
+    dispatch(cmd, kernel, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
     return;
   }
   dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());

@@ -16,7 +16,9 @@
 #include "dequant.glsl"
 #define WG_SIZE 128u
 #define ROWS_PER_WG 4u       // rows per workgroup: x is loaded once for all of them
-#define MV_MAX_TOK 8u
+#ifndef MV_MAX_TOK
+#define MV_MAX_TOK 8u    // the matvec1_ variants are compiled with 1 for decode
+#endif
 #define MIN_SUBGROUP 4u      // the device check requires subgroups at least this wide
 #define MAX_SUBGROUPS (WG_SIZE / MIN_SUBGROUP)
 layout(local_size_x = WG_SIZE) in;
