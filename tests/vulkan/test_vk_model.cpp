@@ -169,7 +169,9 @@ TEST(VulkanPool, AllocationsAreSubAllocatedAndReturned) {
   std::vector<uint8_t> data(5000);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7);
   pool.write(*b, 0, data.data(), data.size());
-  if (b->host()) EXPECT_EQ(std::memcmp(b->host(), data.data(), data.size()), 0);
+  if (b->host()) {
+    EXPECT_EQ(std::memcmp(b->host(), data.data(), data.size()), 0);
+  }
   EXPECT_THROW(pool.write(*b, b->size() - 1, data.data(), 2), Error);
   a.reset();
   b.reset();
