@@ -67,6 +67,43 @@ inline void block_scales(const uint8_t* first, int64_t block_bytes, int64_t coun
   _mm512_storeu_ps(out, _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(half))));
 }
 
+
+// Sums d_b * block_dot(b) over 32-element blocks of kBytes bytes whose first
+// two bytes are the f16 scale d_b; block_dot(b) returns the unscaled
+// products of block b with its 32 inputs, 16 lanes wide.
+template <int64_t kBytes, typename BlockDot>
+inline float scaled_blocks_dot(const uint8_t* w, int64_t blocks, BlockDot block_dot) {
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  alignas(64) float d[16];
+  auto step = [&](int64_t b, float scale, __m512 a) { return _mm512_fmadd_ps(_mm512_set1_ps(scale), block_dot(b), a); };
+  for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
+    const int64_t count = std::min<int64_t>(16, blocks - b0);
+    prefetch_group(w + (b0 + 64) * kBytes, kBytes);
+    block_scales(w + b0 * kBytes, kBytes, count, d);
+    int64_t j = 0;
+    for (; j + 4 <= count; j += 4)
+      for (int u = 0; u < 4; ++u) acc[u] = step(b0 + j + u, d[j + u], acc[u]);
+    for (; j < count; ++j) acc[0] = step(b0 + j, d[j], acc[0]);
+  }
+  return hsum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
+}  // namespace
+#else
+namespace {
+
+// Without AVX-512: decode 256 elements at a time into a buffer, then dot.
+template <int64_t kBytes, typename Decode>
+float buffered_dot(const uint8_t* w, const float* x, int64_t n, Decode decode) {
+  float row[256], sum = 0;
+  for (int64_t i = 0; i < n; i += 256) {
+    const int64_t len = std::min<int64_t>(256, n - i);
+    decode(w + i / 32 * kBytes, row, len);
+    sum += dot_f32(row, x + i, len);
+  }
+  return sum;
+}
+
 }  // namespace
 #endif
 
@@ -75,70 +112,30 @@ float row_dot_q4_0(const uint8_t* w, const float* x, int64_t n) {
   // vpermps reads only the low 4 bits of each index: the nibble value q
   // selects q - 8 from this table without masking or converting.
   const __m512 values = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
-  const int64_t blocks = n / 32;
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  alignas(64) float d[16];
-  auto block = [&](int64_t b, float scale, __m512 a) {
+  return scaled_blocks_dot<18>(w, n / 32, [&](int64_t b) {
     const uint8_t* blk = w + b * 18;
     const float* xb = x + b * 32;
     __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
     __m512 lo = _mm512_permutexvar_ps(q, values);
     __m512 hi = _mm512_permutexvar_ps(_mm512_srli_epi32(q, 4), values);
-    __m512 s = _mm512_fmadd_ps(hi, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(xb)));
-    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, a);
-  };
-  for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
-    const int64_t count = std::min<int64_t>(16, blocks - b0);
-    prefetch_group(w + (b0 + 64) * 18, 18);
-    block_scales(w + b0 * 18, 18, count, d);
-    int64_t j = 0;
-    for (; j + 4 <= count; j += 4)
-      for (int u = 0; u < 4; ++u) acc[u] = block(b0 + j + u, d[j + u], acc[u]);
-    for (; j < count; ++j) acc[0] = block(b0 + j, d[j], acc[0]);
-  }
-  return hsum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    return _mm512_fmadd_ps(hi, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(xb)));
+  });
 #else
-  float row[256], sum = 0;
-  for (int64_t i = 0; i < n; i += 256) {
-    const int64_t len = std::min<int64_t>(256, n - i);
-    decode_q4_0(w + i / 32 * 18, row, len);
-    sum += dot_f32(row, x + i, len);
-  }
-  return sum;
+  return buffered_dot<18>(w, x, n, decode_q4_0);
 #endif
 }
 
 float row_dot_q8_0(const uint8_t* w, const float* x, int64_t n) {
 #if HALO_CPU_AVX512
-  const int64_t blocks = n / 32;
-  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-  alignas(64) float d[16];
-  auto block = [&](int64_t b, float scale, __m512 a) {
+  return scaled_blocks_dot<34>(w, n / 32, [&](int64_t b) {
     const uint8_t* blk = w + b * 34;
     const float* xb = x + b * 32;
     __m512 q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2))));
     __m512 q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 18))));
-    __m512 s = _mm512_fmadd_ps(q1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb)));
-    return _mm512_fmadd_ps(_mm512_set1_ps(scale), s, a);
-  };
-  for (int64_t b0 = 0; b0 < blocks; b0 += 16) {
-    const int64_t count = std::min<int64_t>(16, blocks - b0);
-    prefetch_group(w + (b0 + 64) * 34, 34);
-    block_scales(w + b0 * 34, 34, count, d);
-    int64_t j = 0;
-    for (; j + 4 <= count; j += 4)
-      for (int u = 0; u < 4; ++u) acc[u] = block(b0 + j + u, d[j + u], acc[u]);
-    for (; j < count; ++j) acc[0] = block(b0 + j, d[j], acc[0]);
-  }
-  return hsum(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    return _mm512_fmadd_ps(q1, _mm512_loadu_ps(xb + 16), _mm512_mul_ps(q0, _mm512_loadu_ps(xb)));
+  });
 #else
-  float row[256], sum = 0;
-  for (int64_t i = 0; i < n; i += 256) {
-    const int64_t len = std::min<int64_t>(256, n - i);
-    decode_q8_0(w + i / 32 * 34, row, len);
-    sum += dot_f32(row, x + i, len);
-  }
-  return sum;
+  return buffered_dot<34>(w, x, n, decode_q8_0);
 #endif
 }
 
