@@ -181,6 +181,16 @@ void VulkanRunner::allocate_buffers() {
   logits_ = Buffer(*ctx_, uint64_t{kMaxLogitRows} * hp_.n_vocab * sizeof(float), MemoryUse::Readback, "logits");
 }
 
+// The RMS-normed residual stream as a matmul input: fused into the matvec
+// (source x, norm applied on load) or run as a kernel into h first.
+std::pair<uint64_t, InputFusion> VulkanRunner::normed_input(VkCommandBuffer cmd, uint64_t norm, uint32_t ntok,
+                                                            bool fused) {
+  if (fused) return {s_.x, InputFusion{0, norm, hp_.rms_eps}};
+  ops_.rms_norm(cmd, s_.x, s_.h, norm, hp_.n_embd, ntok, hp_.rms_eps);
+  stream_.compute_barrier();
+  return {s_.h, InputFusion{}};
+}
+
 void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok, uint32_t pos0) {
   const Layer& L = layers_[li];
   uint64_t layer_kv = uint64_t{li} * 2 * n_ctx_ * kv_dim_ * 2;
@@ -190,14 +200,7 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   const bool fused = ntok <= Ops::kMatvecMaxTokens;
   const float eps = hp_.rms_eps;
 
-  InputFusion attn_in;
-  if (fused) {
-    attn_in = {0, L.attn_norm, eps};
-  } else {
-    ops_.rms_norm(cmd, s_.x, s_.h, L.attn_norm, hp_.n_embd, ntok, eps);
-    stream_.compute_barrier();
-  }
-  const uint64_t attn_src = fused ? s_.x : s_.h;
+  const auto [attn_src, attn_in] = normed_input(cmd, L.attn_norm, ntok, fused);
   ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
   ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
   ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
@@ -223,14 +226,7 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   ops_.matmul(cmd, L.wo, s_.attn, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
   stream_.compute_barrier();
 
-  InputFusion ffn_in;
-  if (fused) {
-    ffn_in = {0, L.ffn_norm, eps};
-  } else {
-    ops_.rms_norm(cmd, s_.x, s_.h, L.ffn_norm, hp_.n_embd, ntok, eps);
-    stream_.compute_barrier();
-  }
-  const uint64_t ffn_src = fused ? s_.x : s_.h;
+  const auto [ffn_src, ffn_in] = normed_input(cmd, L.ffn_norm, ntok, fused);
   ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
   ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
   stream_.compute_barrier();

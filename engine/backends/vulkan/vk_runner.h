@@ -1,6 +1,7 @@
 // A model bound to the Vulkan device: its weights (in the pool), f16 KV
 // cache, scratch activations, and the forward pass recorded per batch.
 #pragma once
+#include <utility>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -45,6 +46,7 @@ class VulkanRunner final : public Runner {
   void record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos0, uint32_t first_logit_row,
                     uint32_t n_logit_rows);
   void record_layer(VkCommandBuffer cmd, uint32_t layer, uint32_t ntok, uint32_t pos0);
+  std::pair<uint64_t, InputFusion> normed_input(VkCommandBuffer cmd, uint64_t norm, uint32_t ntok, bool fused);
 
   std::shared_ptr<Context> ctx_;
   std::shared_ptr<Pipelines> pipelines_;
