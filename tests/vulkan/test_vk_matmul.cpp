@@ -4,6 +4,7 @@
 // quant-fixture.gguf, at full and odd sizes.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
@@ -128,6 +129,58 @@ TEST_P(QuantKernels, MatrixProductsMatchReferenceAtFullAndOddSizes) {
   const uint32_t long_cols = 9 * 512 - (block == 1 ? 4 : block);
   check_matmul(type, 9, long_cols, 1, false, false);
   check_matmul(type, 9, long_cols, 3, true, false);
+}
+
+// y = silu(G x') * (U x') with x' = x / rms(x) * norm_w (or x), one token.
+// G is the fixture slice, U the same rows in reverse order.
+void check_swiglu(const char* type, uint32_t rows, uint32_t cols, bool norm) {
+  SCOPED_TRACE(std::string(type) + " gate/up rows " + std::to_string(rows) + " cols " + std::to_string(cols) +
+               (norm ? " +norm" : ""));
+  QuantFixture f = load_fixture(type);
+  ASSERT_NE(f.q, nullptr);
+  const uint32_t rb = static_cast<uint32_t>(*row_bytes(f.q->type, cols));
+  std::vector<uint8_t> gbytes = slice_rows(*f.q, rows, cols), ubytes(gbytes.size());
+  for (uint32_t r = 0; r < rows; ++r)
+    std::memcpy(ubytes.data() + r * rb, gbytes.data() + (rows - 1 - r) * rb, rb);
+  std::mt19937 rng(rows * 13 + cols);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(cols), nw(cols);
+  for (float& v : x) v = nd(rng);
+  for (float& v : nw) v = nd(rng);
+  const float eps = 1e-5f;
+  std::vector<double> xn(cols);
+  double ss = 0;
+  for (float v : x) ss += double(v) * v;
+  for (uint32_t k = 0; k < cols; ++k) xn[k] = norm ? x[k] / std::sqrt(ss / cols + eps) * nw[k] : x[k];
+  std::vector<float> row(cols);
+  std::vector<double> ref(rows);
+  for (uint32_t r = 0; r < rows; ++r) {
+    double g = 0, u = 0;
+    dequantize_row(f.q->type, gbytes.data() + r * rb, row.data(), cols);
+    for (uint32_t k = 0; k < cols; ++k) g += row[k] * xn[k];
+    dequantize_row(f.q->type, ubytes.data() + r * rb, row.data(), cols);
+    for (uint32_t k = 0; k < cols; ++k) u += row[k] * xn[k];
+    ref[r] = g / (1 + std::exp(-g)) * u;
+  }
+  vk::Buffer gb = test::upload(gbytes), ub = test::upload(ubytes), xb = test::upload(x), nb = test::upload(nw),
+             yb = test::upload(nullptr, rows * 4);
+  vk::WeightView gw{f.q->type, gb.address(), cols, rows, rb}, uw{f.q->type, ub.address(), cols, rows, rb};
+  gpu()->ops->matvec_swiglu(gpu()->stream->begin(), gw, uw, xb.address(), yb.address(),
+                            vk::InputFusion{0, norm ? nb.address() : 0, eps});
+  gpu()->stream->submit_and_wait();
+  EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), 1e-9) << "normalised MSE";
+}
+
+// The one-token gate/up pair with the SwiGLU applied on the way out.
+TEST_P(QuantKernels, GateUpSwigluMatchesReference) {
+  HALO_REQUIRE_VULKAN(gpu());
+  const char* type = GetParam();
+  QuantFixture f = load_fixture(type);
+  ASSERT_NE(f.q, nullptr);
+  const uint32_t block = type_info(f.q->type).block_elems;
+  const uint32_t long_cols = 9 * 512 - (block == 1 ? 4 : block);
+  check_swiglu(type, 7, long_cols, true);
+  check_swiglu(type, 16, 512, false);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantKernels, ::testing::ValuesIn(kTypes));

@@ -14,12 +14,14 @@
 #include "engine/error.h"
 #include "engine/model/model.h"
 #include "tools/halo-bench/bench.h"
+#include "tools/halo-bench/kernels.h"
 #include "tools/halo-bench/read_bandwidth.h"
 
 namespace {
 
 struct Options {
   std::vector<std::string> models;
+  std::vector<std::string> matvecs;  // kernel benchmarks, "q4_0:4096x4096"
   std::vector<std::string> backends{"cpu"};
   uint32_t n_prompt = 512;
   uint32_t n_gen = 128;
@@ -97,7 +99,7 @@ bool bench_backend(const std::string& backend_name, const Options& o) {
     return false;
   }
   std::optional<double> read_bw = halo::bench::measure_read_bandwidth(*backend);
-  bool ok = true;
+  bool ok = o.matvecs.empty() || halo::bench::bench_matvec(*backend, o.matvecs, read_bw);
   for (const std::string& path : o.models) {
     try {
       bench_model(*backend, path, o, read_bw);
@@ -114,7 +116,9 @@ bool bench_backend(const std::string& backend_name, const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"halo-bench: prompt and generation speed of GGUF models per backend"};
   Options o;
-  app.add_option("-m,--model", o.models, "GGUF model (repeatable)")->required();
+  app.add_option("-m,--model", o.models, "GGUF model (repeatable)");
+  app.add_option("--matvec", o.matvecs,
+                 "decode matrix-vector kernel alone, TYPE:ROWSxCOLS (repeatable; Vulkan only)");
   app.add_option("--backend", o.backends, "backends, comma-separated (cpu, vulkan, rocm, auto)")
       ->delimiter(',')
       ->capture_default_str();
@@ -132,7 +136,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return report_error(std::string(e.what()) + " (see --help)");
   }
-  if (o.n_prompt == 0 && o.n_gen == 0) return report_error("nothing to measure: -p and -n are both 0");
+  if (o.models.empty() && o.matvecs.empty()) return report_error("nothing to measure: give -m MODEL or --matvec");
+  if (!o.models.empty() && o.n_prompt == 0 && o.n_gen == 0)
+    return report_error("nothing to measure: -p and -n are both 0");
   bool ok = true;
   for (const std::string& b : o.backends) ok = bench_backend(b, o) && ok;
   return ok ? 0 : 3;

@@ -79,6 +79,8 @@ class CommandStream {
   void submit_and_wait();   // ends, submits, waits; throws Device on loss
   // Makes the writes of earlier dispatches visible to later ones.
   void compute_barrier();
+  // The same for transfers (fills, copies) on either side.
+  void transfer_barrier();
   VkCommandBuffer cmd() const { return cmd_; }
   // Per-dispatch timing (HALO_VULKAN_PROFILE=1), else null.
   Profiler* profiler() const { return profiler_.get(); }

@@ -1,6 +1,7 @@
 #include "engine/backends/vulkan/vk_ops.h"
 
 #include <cctype>
+#include <cstdlib>
 
 #include "engine/error.h"
 
@@ -16,6 +17,27 @@ std::string variant_suffix(GgmlType type) {
 }
 
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+
+// The one-token matvec build to use: "matvec1" + the letters of
+// HALO_VULKAN_MATVEC (or, for the gate/up pair, HALO_VULKAN_MATVEC_DUAL) when
+// that build exists for the type, else the default. Tuning aid: the
+// candidates are listed in meson.build.
+std::string decode_kernel(const char* env, const std::string& fallback, const std::string& suffix) {
+  const char* pick = std::getenv(env);
+  if (pick && *pick) {
+    std::string k = std::string("matvec1") + pick + "_" + suffix;
+    if (Pipelines::has(k)) return k;
+  }
+  return "matvec1" + fallback + "_" + suffix;
+}
+
+// ROWS_PER_WG of a matvec build: its "_r<N>" tag, else the file's default.
+uint32_t rows_per_group(const std::string& kernel, uint32_t fallback) {
+  size_t at = kernel.find("_r");
+  if (at == std::string::npos || at + 2 >= kernel.size() || !std::isdigit(static_cast<unsigned char>(kernel[at + 2])))
+    return fallback;
+  return static_cast<uint32_t>(std::strtoul(kernel.c_str() + at + 2, nullptr, 10));
+}
 
 }  // namespace
 
@@ -68,11 +90,31 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   p.ntok = ntok;
   if (ntok <= kMatvecMaxTokens) {
     // One token (decode) has its own build with one token's accumulators.
-    const std::string kernel = (ntok == 1 ? "matvec1_" : "matvec_") + suffix;
-    dispatch(cmd, kernel, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
+    const std::string kernel = ntok == 1 ? decode_kernel("HALO_VULKAN_MATVEC", "", suffix) : "matvec_" + suffix;
+    dispatch(cmd, kernel, p, ceil_div(w.nrows, rows_per_group(kernel, kMatvecRowsPerGroup)), 1, shape.c_str());
     return;
   }
   dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
+}
+
+void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const WeightView& up, uint64_t x, uint64_t y,
+                        const InputFusion& fuse) {
+  if (gate.type != up.type || gate.ncols != up.ncols || gate.nrows != up.nrows || gate.row_bytes != up.row_bytes)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan: fused gate/up needs two matrices of one type and shape");
+  MatmulPush p{};
+  p.weight = gate.address;
+  p.weight2 = up.address;
+  p.x = x;
+  p.y = y;
+  p.norm = fuse.norm;
+  p.eps = fuse.eps;
+  p.ncols = gate.ncols;
+  p.nrows = gate.nrows;
+  p.row_bytes = gate.row_bytes;
+  p.ntok = 1;
+  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC_DUAL", "d", variant_suffix(gate.type));
+  std::string shape = profiler_ ? "2x" + std::to_string(gate.nrows) + "x" + std::to_string(gate.ncols) : "";
+  dispatch(cmd, kernel, p, ceil_div(gate.nrows, rows_per_group(kernel, kDualRowsPerGroup)), 1, shape.c_str());
 }
 
 void Ops::get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok) {

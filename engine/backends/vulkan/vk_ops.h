@@ -44,6 +44,11 @@ class Ops {
   // Input fusions need ntok <= kMatvecMaxTokens.
   void matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
               uint64_t bias = 0, bool accumulate = false, const InputFusion& fuse = {});
+  // y (nrows) = silu(gate x') * (up x') for one token, both products in one
+  // pass over the input (x' after the optional fused norm). gate and up must
+  // have one type and shape.
+  void matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const WeightView& up, uint64_t x, uint64_t y,
+                     const InputFusion& fuse = {});
   // out (ntok x ncols) = rows ids[0..ntok) of W, dequantized.
   void get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok);
   void rms_norm(VkCommandBuffer cmd, uint64_t x, uint64_t y, uint64_t w, uint32_t ncols, uint32_t nrows,
@@ -60,6 +65,7 @@ class Ops {
   // Tokens up to which matmul uses the matrix-vector kernel.
   static constexpr uint32_t kMatvecMaxTokens = 8;
   static constexpr uint32_t kMatvecRowsPerGroup = 4;  // ROWS_PER_WG in matvec.comp
+  static constexpr uint32_t kDualRowsPerGroup = 2;    // ROWS_PER_WG of the matvec1d builds
 
  private:
   template <typename Push>

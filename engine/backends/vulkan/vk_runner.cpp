@@ -1,7 +1,9 @@
 #include "engine/backends/vulkan/vk_runner.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "engine/error.h"
 #include "engine/quant/dequant.h"
@@ -191,6 +193,17 @@ std::pair<uint64_t, InputFusion> VulkanRunner::normed_input(VkCommandBuffer cmd,
   return {s_.h, InputFusion{}};
 }
 
+namespace {
+bool same_layout(const WeightView& a, const WeightView& b) {
+  return a.type == b.type && a.ncols == b.ncols && a.nrows == b.nrows && a.row_bytes == b.row_bytes;
+}
+// HALO_VULKAN_MATVEC_DUAL=0 keeps gate and up as two products (A/B timing).
+bool swiglu_unfused() {
+  const char* v = std::getenv("HALO_VULKAN_MATVEC_DUAL");
+  return v && std::string(v) == "0";
+}
+}  // namespace
+
 void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok, uint32_t pos0) {
   const Layer& L = layers_[li];
   uint64_t layer_kv = uint64_t{li} * 2 * n_ctx_ * kv_dim_ * 2;
@@ -227,6 +240,14 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   stream_.compute_barrier();
 
   const auto [ffn_src, ffn_in] = normed_input(cmd, L.ffn_norm, ntok, fused);
+  if (ntok == 1 && same_layout(L.gate, L.up) && !swiglu_unfused()) {
+    // One token: gate and up in one pass, SwiGLU applied on the way out.
+    ops_.matvec_swiglu(cmd, L.gate, L.up, ffn_src, s_.gate, ffn_in);
+    stream_.compute_barrier();
+    ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true);
+    stream_.compute_barrier();
+    return;
+  }
   ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
   ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
   stream_.compute_barrier();

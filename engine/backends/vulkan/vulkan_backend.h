@@ -23,6 +23,15 @@ std::unique_ptr<Backend> make_vulkan_backend(uint64_t pool_budget);
 // Throws halo::Error(InvalidArgument) if backend is not a Vulkan backend.
 double vulkan_read_bandwidth(Backend& backend, uint64_t bytes = 1ull << 30, int reps = 5);
 
+// Microbenchmark of the one-token matrix-vector product (decode's main
+// kernel): `dispatches` products of a rows x cols matrix of `type` recorded
+// in one command buffer, with a barrier between them when `dependent` (as
+// in a forward pass) or none (so they overlap), timed on the host; returns
+// seconds per product, best of `reps` submits. Weights hold a fixed byte
+// pattern: the time does not depend on the values.
+double vulkan_matvec_seconds(Backend& backend, uint32_t type, uint32_t rows, uint32_t cols, bool dependent,
+                             int dispatches = 200, int reps = 5);
+
 // Test hook: the next wait on this backend's device reports
 // VK_ERROR_DEVICE_LOST, as a hung or reset GPU would.
 void vulkan_simulate_device_lost(Backend& backend);

@@ -32,6 +32,7 @@ HALO_PUSH(MatmulPush) {
   uint64_t bias;  // 0: none; else nrows f32
   uint64_t x2;    // 0: none; else ntok x ncols f32
   uint64_t norm;  // 0: none; else ncols f32
+  uint64_t weight2;  // matvec1d variants: the up projection (W is gate)
   uint ncols;
   uint nrows;
   uint row_bytes;
