@@ -141,12 +141,14 @@ void main() {
   row0 = block * R;
   rows = min(R, kvh_rows - row0);
 
-  for (uint i = tid; i < rows * pairs; i += WG_SIZE) {
-    uint r = i / pairs, o = row_offset(r) + 2u * (i % pairs);
-    q_sh[i] = vec2(Floats(pc.q).f[o], Floats(pc.q).f[o + 1u]) * pc.scale;
+  // The query is loaded into registers here and stored after the first K/V
+  // tile's loads are issued, so the two memory round trips overlap.
+  vec2 q_reg[Q_PAIRS / WG_SIZE];
+  for (uint u = 0u; u < Q_PAIRS / WG_SIZE; ++u) {
+    uint i = tid + u * WG_SIZE, o = row_offset(min(i / pairs, rows - 1u)) + 2u * (i % pairs);
+    if (i < rows * pairs) q_reg[u] = vec2(Floats(pc.q).f[o], Floats(pc.q).f[o + 1u]) * pc.scale;
   }
   if (tid < rows) m_sh[tid] = NO_KEY, l_sh[tid] = 0.0;
-  barrier();
 
   // Output rows tid / pairs + i * (WG / pairs), pair tid % pairs.
   uint od = tid % pairs, org = tid / pairs, ong = WG_SIZE / pairs, nro = org < ong ? rows_of(org, ong) : 0u;
@@ -158,6 +160,9 @@ void main() {
   for (uint k0 = key_begin; k0 < key_end; k0 += kt) {
     uint nk = min(kt, key_end - k0);
     load_tile(k0, nk);
+    if (k0 == key_begin)
+      for (uint u = 0u; u < Q_PAIRS / WG_SIZE; ++u)
+        if (tid + u * WG_SIZE < rows * pairs) q_sh[tid + u * WG_SIZE] = q_reg[u];
     barrier();
     score_tile(k0, nk, kt);
     barrier();
@@ -172,6 +177,7 @@ void main() {
     }
     barrier();  // the next tile overwrites k_sh, v_sh, s_sh
   }
+  barrier();  // publishes m_sh and l_sh when this split has no keys
 
   uint n_rows = pc.ntok * pc.n_head, part_stride = pc.head_dim + 2u;
   if (pc.n_split > 1u && tid < rows) {
