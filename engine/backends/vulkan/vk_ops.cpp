@@ -184,7 +184,9 @@ void Ops::attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_byte
   if (profiler_)
     shape = "tok=" + std::to_string(p.ntok) + " keys=" + std::to_string(n_keys) + " rows=" + std::to_string(rows) +
             " tile=" + std::to_string(kt) + " splits=" + std::to_string(n_split) + "x" + std::to_string(chunk);
-  dispatch(cmd, b.variant, p, uint64_t{groups} * n_split, 1, shape.c_str());
+  // Builds for common head sizes, where there is one, have their loops unrolled.
+  const std::string sized = std::string(b.variant) + "_hd" + std::to_string(p.head_dim);
+  dispatch(cmd, Pipelines::has(sized) ? sized : b.variant, p, uint64_t{groups} * n_split, 1, shape.c_str());
   if (n_split == 1) return;
   compute_to_compute_barrier(cmd);
   dispatch(cmd, "attention_combine", p, uint64_t{p.ntok} * p.n_head, 1, shape.c_str());

@@ -6,7 +6,8 @@
 // and used by every row, scores S (rows x keys), an online softmax per row
 // (running max m and sum l), then O (rows x head_dim) += P V in registers.
 // Row (t, h) sees keys [0, pos0 + t]. ATT_DECODE builds the variant with
-// few rows and long key tiles, for one token's GQA group.
+// few rows and long key tiles, for one token's GQA group; HEAD_DIM fixes
+// the head size at build time.
 #define PUSH_ATTENTION
 #include "common.glsl"
 #include "push.h"
@@ -37,7 +38,12 @@ shared uint v_sh[KV_WORDS];
 shared float s_sh[S_FLOATS];  // rows x keys_per_tile: scores, then probabilities
 shared float m_sh[MAX_ROWS], l_sh[MAX_ROWS], corr_sh[MAX_ROWS];
 
-uint tid, kvh, group, row0, rows, pairs, stride;
+uint tid, kvh, group, row0, rows;
+#ifdef HEAD_DIM  // builds for common head sizes: loops over dimensions unroll
+const uint pairs = HEAD_DIM / 2u, stride = pairs + 1u;
+#else
+uint pairs, stride;
+#endif
 
 uint row_token(uint r) { return (row0 + r) / group; }
 uint row_head(uint r) { return kvh * group + (row0 + r) % group; }
@@ -129,8 +135,10 @@ void softmax_tile(uint nk, uint kt) {
 void main() {
   tid = gl_LocalInvocationID.x;
   group = pc.n_head / pc.n_head_kv;
+#ifndef HEAD_DIM
   pairs = pc.head_dim / 2u;
   stride = pairs + 1u;
+#endif
   uint kvh_rows = pc.ntok * group, R = pc.rows_per_block, kt = pc.keys_per_tile;
   uint blocks = (kvh_rows + R - 1u) / R;
   uint wg = linear_workgroup();
