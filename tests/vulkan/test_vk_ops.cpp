@@ -79,10 +79,14 @@ TEST(VulkanOps, RopeRotatesBothLayoutsIncludingPartialRotation) {
 }
 
 // Writes ntok new K/V rows at pos0 (after pos0 earlier rows), then attends.
-void check_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uint32_t ntok, uint32_t pos0) {
+// With split, attention gets the runner's scratch for partials (filled with
+// NaN first, so a partial the combine reads but nobody wrote shows).
+void check_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uint32_t ntok, uint32_t pos0,
+                     bool split = false) {
   SCOPED_TRACE("heads " + std::to_string(n_head) + "/" + std::to_string(n_head_kv) + " head_dim " +
-               std::to_string(head_dim) + " tokens " + std::to_string(ntok) + " after " + std::to_string(pos0));
-  const uint32_t kv_dim = n_head_kv * head_dim, n_ctx = pos0 + ntok + 3, n_keys = pos0 + ntok;
+               std::to_string(head_dim) + " tokens " + std::to_string(ntok) + " after " + std::to_string(pos0) +
+               (split ? " split" : ""));
+  const uint32_t kv_dim = n_head_kv * head_dim, n_ctx = pos0 + ntok + 300, n_keys = pos0 + ntok;
   auto q = random_floats(ntok * n_head * head_dim, 1 + head_dim);
   auto k_all = random_floats(n_keys * kv_dim, 2 + head_dim), v_all = random_floats(n_keys * kv_dim, 3 + head_dim);
   // The cache holds f16; the reference sees the same rounded values.
@@ -112,11 +116,16 @@ void check_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uin
     }
   vk::Buffer qb = test::upload(q), kb = test::upload(k_new), vb = test::upload(v_new), kc = test::upload(k_cache),
              vc = test::upload(v_cache), out = test::upload(nullptr, q.size() * 4);
+  const uint64_t partials_bytes = split ? vk::Ops::attention_partials_bytes(n_head, head_dim) : 0;
+  std::vector<uint8_t> nan_bytes(partials_bytes + 4, 0xFF);
+  vk::Buffer partials = test::upload(nan_bytes);
   VkCommandBuffer cmd = gpu()->stream->begin();
   gpu()->ops->kv_store(cmd, vk::KvStorePush{kb.address(), vb.address(), kc.address(), vc.address(), ntok, kv_dim, pos0});
   gpu()->stream->compute_barrier();
-  gpu()->ops->attention(cmd, vk::AttentionPush{qb.address(), kc.address(), vc.address(), out.address(), ntok, n_head,
-                                               n_head_kv, head_dim, pos0, float(scale)});
+  vk::AttentionPush p{qb.address(), kc.address(), vc.address(), out.address(), ntok, n_head, n_head_kv, head_dim,
+                      pos0, float(scale)};
+  p.partials = split ? partials.address() : 0;
+  gpu()->ops->attention(cmd, p, partials_bytes);
   gpu()->stream->submit_and_wait();
   // Inputs rounded like the kernel's: the new K/V were stored as f16 too.
   EXPECT_LT(test::nmse(test::read_floats(out, q.size()), ref), 1e-9);
@@ -129,6 +138,31 @@ TEST(VulkanOps, AttentionMatchesSoftmaxReferenceForPromptAndDecode) {
   check_attention(2, 2, 128, 3, 130);   // several tokens after a tile boundary
   check_attention(6, 1, 80, 9, 17);     // odd head size, one KV head
   check_attention(2, 1, 256, 2, 5);     // the widest head
+}
+
+TEST(VulkanOps, AttentionSplitsDecodeKeysAndMergesThem) {
+  HALO_REQUIRE_VULKAN(gpu());
+  for (uint32_t pos0 : {0u, 1u, 63u, 200u, 1999u}) {
+    check_attention(8, 2, 128, 1, pos0, true);  // GQA 4
+  }
+  check_attention(4, 4, 64, 1, 700, true);    // no GQA
+  check_attention(16, 2, 64, 1, 1000, true);  // GQA 8
+  check_attention(8, 1, 80, 1, 555, true);    // head not a power of two
+  check_attention(4, 2, 36, 1, 300, true);    // rows not a multiple of 16 bytes: word loads
+  check_attention(2, 1, 256, 1, 900, true);   // the widest head, short key tiles
+  check_attention(8, 2, 128, 3, 1500, true);  // a few tokens: causal rows inside one split
+  check_attention(8, 2, 64, 12, 500, true);   // prompt build with splits (some rows see none of the last)
+  check_attention(8, 2, 128, 1, 1200);        // no scratch: one workgroup walks every key
+}
+
+TEST(VulkanOps, AttentionPromptTilesMaskEachQuery) {
+  HALO_REQUIRE_VULKAN(gpu());
+  check_attention(8, 2, 128, 37, 13);  // 4 tokens x 4 heads a block; the last block partial
+  check_attention(4, 4, 64, 70, 45);   // no GQA: 32 tokens a block
+  check_attention(16, 2, 64, 21, 0);   // GQA 8
+  check_attention(6, 2, 80, 33, 100);  // GQA 3 splits blocks mid-token
+  check_attention(4, 1, 6, 40, 7);     // tiny head: word loads, long key tiles
+  check_attention(2, 1, 256, 19, 40);  // the widest head
 }
 
 TEST(VulkanOps, SwigluAndAddMatchReference) {

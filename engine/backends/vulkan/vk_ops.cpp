@@ -1,5 +1,6 @@
 #include "engine/backends/vulkan/vk_ops.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -37,6 +38,43 @@ uint32_t rows_per_group(const std::string& kernel, uint32_t fallback) {
   if (at == std::string::npos || at + 2 >= kernel.size() || !std::isdigit(static_cast<unsigned char>(kernel[at + 2])))
     return fallback;
   return static_cast<uint32_t>(std::strtoul(kernel.c_str() + at + 2, nullptr, 10));
+}
+
+// attention.comp's two builds and their shared-memory budgets (push.h).
+struct AttentionBuild {
+  const char* variant;
+  uint32_t max_rows, q_pairs, kv_words, s_floats, rows_per_thread;
+};
+constexpr AttentionBuild kAttentionPrompt{"attention", ATTN_PROMPT_MAX_ROWS, ATTN_PROMPT_Q_PAIRS,
+                                          ATTN_PROMPT_KV_WORDS, ATTN_PROMPT_S_FLOATS,
+                                          ATTN_PROMPT_ROWS_PER_THREAD};
+constexpr AttentionBuild kAttentionDecode{"attention_decode", ATTN_DECODE_MAX_ROWS, ATTN_DECODE_Q_PAIRS,
+                                          ATTN_DECODE_KV_WORDS, ATTN_DECODE_S_FLOATS,
+                                          ATTN_DECODE_ROWS_PER_THREAD};
+// Workgroups worth splitting keys for: about two per SM of an H100 (132 SMs).
+constexpr uint32_t kAttentionTargetGroups = 264;
+// Splits the runner's scratch holds for kMatvecMaxTokens tokens.
+constexpr uint32_t kAttentionScratchSplits = 32;
+
+// Fewest keys worth a split of their own: each split's workgroup costs its
+// query load and a partial write, and splitting costs a combine dispatch and
+// a barrier, so by default a split gets at least two key tiles.
+// HALO_VULKAN_ATTN_SPLIT_KEYS overrides it (for tuning on a device).
+uint32_t min_split_keys(uint32_t keys_per_tile) {
+  static const long env = [] {
+    const char* v = std::getenv("HALO_VULKAN_ATTN_SPLIT_KEYS");
+    return v && *v ? std::atol(v) : 0L;
+  }();
+  return env > 0 ? static_cast<uint32_t>(env) : 2 * keys_per_tile;
+}
+
+// Makes one compute dispatch's writes visible to the next (as CommandStream::compute_barrier).
+void compute_to_compute_barrier(VkCommandBuffer cmd) {
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb,
+                       0, nullptr, 0, nullptr);
 }
 
 }  // namespace
@@ -154,8 +192,49 @@ void Ops::rope_kv(VkCommandBuffer cmd, const KvStorePush& p) {
   dispatch(cmd, "rope_kv", p, ceil_div(q_pairs + 2 * kv_words, 256));
 }
 
-void Ops::attention(VkCommandBuffer cmd, const AttentionPush& p) {
-  dispatch(cmd, "attention", p, uint64_t{p.ntok} * p.n_head);
+void Ops::attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_bytes) {
+  if (p.head_dim == 0 || p.head_dim % 2 != 0 || p.head_dim > 2 * ATTN_WG || p.n_head_kv == 0 ||
+      p.n_head % p.n_head_kv != 0)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan attention: head_dim must be even and at most 256, and "
+                                            "n_head a multiple of n_head_kv");
+  const uint32_t wg = ATTN_WG, pairs = p.head_dim / 2, kvh_rows = p.ntok * (p.n_head / p.n_head_kv);
+  const AttentionBuild& b = kvh_rows <= ATTN_DECODE_MAX_ROWS ? kAttentionDecode : kAttentionPrompt;
+  // Rows per block: as many as the query tile and the output registers hold;
+  // then the longest key tile the K/V and score tiles and the score registers allow.
+  const uint32_t rows = std::min({b.max_rows, b.q_pairs / pairs, b.rows_per_thread * (wg / pairs), kvh_rows});
+  const uint32_t kt = std::min({b.kv_words / (pairs + 1), b.s_floats / rows, wg / ceil_div(rows, b.rows_per_thread)});
+  const uint32_t groups = p.n_head_kv * ceil_div(kvh_rows, rows), n_keys = p.pos0 + p.ntok;
+  uint32_t n_split = 1;
+  if (p.partials) {
+    const uint64_t split_bytes = uint64_t{p.ntok} * p.n_head * (p.head_dim + 2) * sizeof(float);
+    n_split = static_cast<uint32_t>(std::min<uint64_t>({ceil_div(kAttentionTargetGroups, groups),
+                                                        ceil_div(n_keys, min_split_keys(kt)),
+                                                        partials_bytes / split_bytes, ATTN_MAX_SPLITS}));
+    n_split = std::max(n_split, 1u);
+  }
+  uint32_t chunk = n_keys;
+  if (n_split > 1) {
+    chunk = ceil_div(ceil_div(n_keys, n_split), kt) * kt;  // whole tiles per split
+    n_split = ceil_div(n_keys, chunk);
+  }
+  p.rows_per_block = rows;
+  p.keys_per_tile = kt;
+  p.chunk = chunk;
+  p.n_split = n_split;
+  std::string shape;
+  if (profiler_)
+    shape = "tok=" + std::to_string(p.ntok) + " keys=" + std::to_string(n_keys) + " rows=" + std::to_string(rows) +
+            " tile=" + std::to_string(kt) + " splits=" + std::to_string(n_split) + "x" + std::to_string(chunk);
+  // Builds for common head sizes, where there is one, have their loops unrolled.
+  const std::string sized = std::string(b.variant) + "_hd" + std::to_string(p.head_dim);
+  dispatch(cmd, Pipelines::has(sized) ? sized : b.variant, p, uint64_t{groups} * n_split, 1, shape.c_str());
+  if (n_split == 1) return;
+  compute_to_compute_barrier(cmd);
+  dispatch(cmd, "attention_combine", p, uint64_t{p.ntok} * p.n_head, 1, shape.c_str());
+}
+
+uint64_t Ops::attention_partials_bytes(uint32_t n_head, uint32_t head_dim) {
+  return uint64_t{kAttentionScratchSplits} * kMatvecMaxTokens * n_head * (head_dim + 2) * sizeof(float);
 }
 
 void Ops::swiglu(VkCommandBuffer cmd, uint64_t gate, uint64_t up, uint64_t out, uint32_t n) {

@@ -57,7 +57,13 @@ class Ops {
   void kv_store(VkCommandBuffer cmd, const KvStorePush& p);
   // RoPE on Q (in place) and K, then K and V into the cache, in one dispatch.
   void rope_kv(VkCommandBuffer cmd, const KvStorePush& p);
-  void attention(VkCommandBuffer cmd, const AttentionPush& p);
+  // Causal attention (see AttentionPush); the tiling fields are filled here.
+  // With p.partials (partials_bytes of scratch), batches with few query rows
+  // split their keys over more workgroups, and a second dispatch (after a
+  // barrier recorded here) merges the splits.
+  void attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_bytes = 0);
+  // Scratch that lets attention split the keys of batches up to kMatvecMaxTokens.
+  static uint64_t attention_partials_bytes(uint32_t n_head, uint32_t head_dim);
   void swiglu(VkCommandBuffer cmd, uint64_t gate, uint64_t up, uint64_t out, uint32_t n);
   void add(VkCommandBuffer cmd, uint64_t a, uint64_t b, uint64_t out, uint32_t n);
   void read_bandwidth(VkCommandBuffer cmd, uint64_t src, uint64_t out, uint32_t n_vec4, uint32_t groups);

@@ -176,9 +176,10 @@ void VulkanRunner::allocate_buffers() {
   auto take = [&](uint64_t floats) { uint64_t o = off; off = align_up(off + floats * 4, 256); return o; };
   uint64_t x = take(B * hp_.n_embd), h = take(B * hp_.n_embd), q = take(B * q_dim_), k = take(B * kv_dim_),
            v = take(B * kv_dim_), attn = take(B * q_dim_), gate = take(B * hp_.n_ff), up = take(B * hp_.n_ff);
+  uint64_t partials = take(Ops::attention_partials_bytes(hp_.n_head, hp_.head_dim) / 4);
   act_ = Buffer(*ctx_, off, MemoryUse::Device, "activations");
   uint64_t a = act_.address();
-  s_ = {a + x, a + h, a + q, a + k, a + v, a + attn, a + gate, a + up};
+  s_ = {a + x, a + h, a + q, a + k, a + v, a + attn, a + gate, a + up, a + partials};
   ids_ = Buffer(*ctx_, B * sizeof(int32_t), MemoryUse::Upload, "token ids");
   logits_ = Buffer(*ctx_, uint64_t{kMaxLogitRows} * hp_.n_vocab * sizeof(float), MemoryUse::Readback, "logits");
 }
@@ -233,8 +234,9 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   ops_.rope_kv(cmd, kv);
   stream_.compute_barrier();
   float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
-  ops_.attention(cmd, AttentionPush{s_.q, k_cache, v_cache, s_.attn, ntok, hp_.n_head, hp_.n_head_kv,
-                                    hp_.head_dim, pos0, scale});
+  AttentionPush attn{s_.q, k_cache, v_cache, s_.attn, ntok, hp_.n_head, hp_.n_head_kv, hp_.head_dim, pos0, scale};
+  attn.partials = s_.attn_partials;
+  ops_.attention(cmd, attn, Ops::attention_partials_bytes(hp_.n_head, hp_.head_dim));
   stream_.compute_barrier();
   ops_.matmul(cmd, L.wo, s_.attn, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
   stream_.compute_barrier();

@@ -35,6 +35,7 @@ class VulkanRunner final : public Runner {
   };
   struct Scratch {  // device addresses inside act_
     uint64_t x, h, q, k, v, attn, gate, up;
+    uint64_t attn_partials;  // Ops::attention_partials_bytes: key splits of decode attention
   };
 
   void bind_weights(VulkanPool& pool);

@@ -105,7 +105,12 @@ HALO_PUSH(KvStorePush) {
 #endif
 
 // out[t][h] = softmax(q[t][h] . K[0..pos0+t] * scale) V: causal attention of
-// each query over the f16 cache, one workgroup per (token, head).
+// each query over the f16 cache (attention.comp). A workgroup takes a block
+// of rows_per_block query rows (token, head) that share one KV head, ordered
+// (token, head in the GQA group), and the keys [split * chunk, (split + 1) *
+// chunk) in tiles of keys_per_tile staged in shared memory. With n_split > 1
+// each workgroup writes a partial (max, sum, unnormalised output) and
+// attention_combine.comp merges them. Ops::attention fills the tiling fields.
 #if defined(__cplusplus) || defined(PUSH_ATTENTION)
 HALO_PUSH(AttentionPush) {
   uint64_t q;        // ntok x n_head x head_dim f32
@@ -118,8 +123,32 @@ HALO_PUSH(AttentionPush) {
   uint head_dim;
   uint pos0;
   float scale;
+  uint64_t partials;  // n_split x ntok x n_head x (max, sum, head_dim outputs) f32; 0: none
+  uint rows_per_block;
+  uint keys_per_tile;
+  uint chunk;         // keys per split
+  uint n_split;
 } HALO_PUSH_END(AttentionPush)
 #endif
+
+// Shared-memory budgets of attention.comp's two builds, in 32-bit words
+// (they fit the 32 KiB lavapipe allows). Q_PAIRS: query (f32 pairs);
+// KV_WORDS: each of the K and V tiles (f16 pairs, rows padded by one word);
+// S_FLOATS: the score tile. ROWS_PER_THREAD bounds the query rows one
+// invocation scores or accumulates (registers). The decode build takes few
+// rows (one token's GQA group) and long key tiles.
+#define ATTN_WG 128
+#define ATTN_MAX_SPLITS 64
+#define ATTN_PROMPT_MAX_ROWS 32
+#define ATTN_PROMPT_Q_PAIRS 1024
+#define ATTN_PROMPT_KV_WORDS 2080
+#define ATTN_PROMPT_S_FLOATS 1536
+#define ATTN_PROMPT_ROWS_PER_THREAD 16
+#define ATTN_DECODE_MAX_ROWS 8
+#define ATTN_DECODE_Q_PAIRS 512
+#define ATTN_DECODE_KV_WORDS 3264
+#define ATTN_DECODE_S_FLOATS 512
+#define ATTN_DECODE_ROWS_PER_THREAD 8
 
 // Elementwise: SwiGLU out = silu(a) * b, or add out = a + b.
 #if defined(__cplusplus) || defined(PUSH_ELEMENTWISE)
