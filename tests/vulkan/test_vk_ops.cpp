@@ -81,6 +81,13 @@ TEST(VulkanOps, RopeRotatesBothLayoutsIncludingPartialRotation) {
 // Writes ntok new K/V rows at pos0 (after pos0 earlier rows), then attends.
 // With split, attention gets the runner's scratch for partials (filled with
 // NaN first, so a partial the combine reads but nobody wrote shows).
+// Runs one attention kernel for the scope of a test.
+class ForceAttention {
+ public:
+  explicit ForceAttention(vk::AttentionKernel k) { gpu()->ops->set_attention_kernel(k); }
+  ~ForceAttention() { gpu()->ops->set_attention_kernel(vk::AttentionKernel::Auto); }
+};
+
 void check_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uint32_t ntok, uint32_t pos0,
                      bool split = false) {
   SCOPED_TRACE("heads " + std::to_string(n_head) + "/" + std::to_string(n_head_kv) + " head_dim " +
@@ -133,15 +140,21 @@ void check_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uin
 
 TEST(VulkanOps, AttentionMatchesSoftmaxReferenceForPromptAndDecode) {
   HALO_REQUIRE_VULKAN(gpu());
-  check_attention(4, 2, 64, 37, 0);     // prompt batch, GQA
-  check_attention(4, 2, 64, 1, 150);    // decode step past one key tile
-  check_attention(2, 2, 128, 3, 130);   // several tokens after a tile boundary
-  check_attention(6, 1, 80, 9, 17);     // odd head size, one KV head
-  check_attention(2, 1, 256, 2, 5);     // the widest head
+  for (auto k : {vk::AttentionKernel::Auto, vk::AttentionKernel::PerHead, vk::AttentionKernel::Blocked}) {
+    ForceAttention force(k);
+    SCOPED_TRACE("kernel " + std::to_string(static_cast<int>(k)));
+    check_attention(4, 2, 64, 37, 0);     // prompt batch, GQA
+    check_attention(4, 2, 64, 1, 150);    // decode step past one key tile
+    check_attention(2, 2, 128, 3, 130);   // several tokens after a tile boundary
+    check_attention(6, 1, 80, 9, 17);     // odd head size, one KV head
+    check_attention(2, 1, 256, 2, 5);     // the widest head
+    check_attention(8, 2, 128, 1, 700);   // decode past the per-head kernel's key limit
+  }
 }
 
 TEST(VulkanOps, AttentionSplitsDecodeKeysAndMergesThem) {
   HALO_REQUIRE_VULKAN(gpu());
+  ForceAttention force(vk::AttentionKernel::Blocked);
   for (uint32_t pos0 : {0u, 1u, 63u, 200u, 1999u}) {
     check_attention(8, 2, 128, 1, pos0, true);  // GQA 4
   }
@@ -157,6 +170,7 @@ TEST(VulkanOps, AttentionSplitsDecodeKeysAndMergesThem) {
 
 TEST(VulkanOps, AttentionPromptTilesMaskEachQuery) {
   HALO_REQUIRE_VULKAN(gpu());
+  ForceAttention force(vk::AttentionKernel::Blocked);
   check_attention(8, 2, 128, 37, 13);  // 4 tokens x 4 heads a block; the last block partial
   check_attention(4, 4, 64, 70, 45);   // no GQA: 32 tokens a block
   check_attention(16, 2, 64, 21, 0);   // GQA 8

@@ -26,9 +26,10 @@ double prompt_seconds(Runner& runner, std::span<const int32_t> tokens, std::vect
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double generate_seconds(Runner& runner, std::span<const int32_t> tokens, std::vector<float>& logits) {
+// Tokens one at a time at positions depth, depth + 1, ...
+double generate_seconds(Runner& runner, std::span<const int32_t> tokens, uint32_t depth, std::vector<float>& logits) {
   auto start = Clock::now();
-  for (uint32_t pos = 0; pos < tokens.size(); ++pos) runner.eval(tokens.subspan(pos, 1), pos, false, logits);
+  for (uint32_t i = 0; i < tokens.size(); ++i) runner.eval(tokens.subspan(i, 1), depth + i, false, logits);
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -55,12 +56,15 @@ std::vector<double> bench_prompt(Runner& runner, uint32_t n_vocab, uint32_t n_pr
   return tps;
 }
 
-std::vector<double> bench_generate(Runner& runner, uint32_t n_vocab, uint32_t n_gen, uint32_t reps) {
+std::vector<double> bench_generate(Runner& runner, uint32_t n_vocab, uint32_t n_gen, uint32_t reps, uint32_t depth) {
   std::vector<int32_t> tokens = random_tokens(n_vocab, n_gen, 2);
   std::vector<float> logits;
-  generate_seconds(runner, std::span<const int32_t>(tokens).first(1), logits);  // warm-up
+  // The context the generation attends to (untimed); every repetition
+  // generates over the same prefix, overwriting the previous one's tokens.
+  if (depth > 0) runner.eval(random_tokens(n_vocab, depth, 3), 0, false, logits);
+  generate_seconds(runner, std::span<const int32_t>(tokens).first(1), depth, logits);  // warm-up
   std::vector<double> tps;
-  for (uint32_t r = 0; r < reps; ++r) tps.push_back(n_gen / generate_seconds(runner, tokens, logits));
+  for (uint32_t r = 0; r < reps; ++r) tps.push_back(n_gen / generate_seconds(runner, tokens, depth, logits));
   return tps;
 }
 

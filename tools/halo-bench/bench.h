@@ -20,6 +20,8 @@ Figure summarize(const std::vector<double>& samples);
 
 // Tokens per second of each rep.
 std::vector<double> bench_prompt(Runner& runner, uint32_t n_vocab, uint32_t n_prompt, uint32_t reps);
-std::vector<double> bench_generate(Runner& runner, uint32_t n_vocab, uint32_t n_gen, uint32_t reps);
+// Generation starts after `depth` tokens of context (llama-bench's -d).
+std::vector<double> bench_generate(Runner& runner, uint32_t n_vocab, uint32_t n_gen, uint32_t reps,
+                                   uint32_t depth = 0);
 
 }  // namespace halo::bench

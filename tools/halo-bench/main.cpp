@@ -25,6 +25,7 @@ struct Options {
   std::vector<std::string> backends{"cpu"};
   uint32_t n_prompt = 512;
   uint32_t n_gen = 128;
+  uint32_t depth = 0;  // context tokens before generation
   uint32_t threads = 0;
   uint32_t reps = 5;
 };
@@ -58,7 +59,7 @@ void bench_model(halo::Backend& backend, const std::string& path, const Options&
   load_opts.pool = backend.pool();
   auto model = halo::Model::load(path, load_opts);
   halo::RunnerOptions run_opts;
-  run_opts.n_ctx = std::max(o.n_prompt, o.n_gen);
+  run_opts.n_ctx = std::max(o.n_prompt, o.depth + o.n_gen);
   run_opts.n_threads = o.threads;
   auto runner = backend.attach(*model, run_opts);
 
@@ -77,10 +78,11 @@ void bench_model(halo::Backend& backend, const std::string& path, const Options&
     print_row(prefix, "pp" + std::to_string(o.n_prompt), pp, "");
   }
   if (o.n_gen > 0) {
-    auto tg = halo::bench::summarize(halo::bench::bench_generate(*runner, n_vocab, o.n_gen, o.reps));
+    auto tg = halo::bench::summarize(halo::bench::bench_generate(*runner, n_vocab, o.n_gen, o.reps, o.depth));
     char bw[64];
     std::snprintf(bw, sizeof bw, "%.1f GB/s", bytes * tg.mean / 1e9);
-    print_row(prefix, "tg" + std::to_string(o.n_gen), tg, bw);
+    std::string test = "tg" + std::to_string(o.n_gen) + (o.depth ? " @ d" + std::to_string(o.depth) : "");
+    print_row(prefix, test, tg, bw);
     if (read_bw) {
       std::printf("\nread bandwidth: %.1f GB/s (tg uses %.0f%% of it)\n", *read_bw,
                   100.0 * bytes * tg.mean / 1e9 / *read_bw);
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-p,--n-prompt", o.n_prompt, "prompt tokens (0: skip pp)")->capture_default_str();
   app.add_option("-n,--n-gen", o.n_gen, "generated tokens (0: skip tg)")->capture_default_str();
+  app.add_option("-d,--depth", o.depth, "context tokens before generation (tg at depth)")->capture_default_str();
   app.add_option("--threads", o.threads, "CPU threads (0: all cores)");
   app.add_option("--reps", o.reps, "repetitions per test")
       ->capture_default_str()

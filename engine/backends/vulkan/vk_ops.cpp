@@ -68,6 +68,25 @@ uint32_t min_split_keys(uint32_t keys_per_tile) {
   return env > 0 ? static_cast<uint32_t>(env) : 2 * keys_per_tile;
 }
 
+// Keys up to which decode uses attention_head.comp rather than the blocked,
+// split kernel.
+constexpr uint32_t kHeadKernelMaxKeys = 256;
+
+bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
+  if (k != AttentionKernel::Auto) return k == AttentionKernel::PerHead;
+  // Prompts: the blocked kernel's shared-memory tiles were 4x slower on an H100 at 512 tokens.
+  if (p.ntok > Ops::kMatvecMaxTokens) return true;
+  return p.pos0 + p.ntok <= kHeadKernelMaxKeys;
+}
+
+AttentionKernel attention_kernel_from_env() {
+  const char* v = std::getenv("HALO_VULKAN_ATTENTION");
+  std::string s = v ? v : "";
+  if (s == "head") return AttentionKernel::PerHead;
+  if (s == "blocked") return AttentionKernel::Blocked;
+  return AttentionKernel::Auto;
+}
+
 // Makes one compute dispatch's writes visible to the next (as CommandStream::compute_barrier).
 void compute_to_compute_barrier(VkCommandBuffer cmd) {
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -78,6 +97,9 @@ void compute_to_compute_barrier(VkCommandBuffer cmd) {
 }
 
 }  // namespace
+
+Ops::Ops(Context& ctx, Pipelines& pipelines)
+    : ctx_(ctx), pipelines_(pipelines), attention_kernel_(attention_kernel_from_env()) {}
 
 bool kernels_support(GgmlType type) { return Pipelines::has("matvec_" + variant_suffix(type)); }
 
@@ -197,6 +219,11 @@ void Ops::attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_byte
       p.n_head % p.n_head_kv != 0)
     throw Error(ErrorKind::InvalidArgument, "Vulkan attention: head_dim must be even and at most 256, and "
                                             "n_head a multiple of n_head_kv");
+  if (use_head_kernel(attention_kernel_, p)) {
+    std::string shape = profiler_ ? "tok=" + std::to_string(p.ntok) + " keys=" + std::to_string(p.pos0 + p.ntok) : "";
+    dispatch(cmd, "attention_head", p, uint64_t{p.ntok} * p.n_head, 1, shape.c_str());
+    return;
+  }
   const uint32_t wg = ATTN_WG, pairs = p.head_dim / 2, kvh_rows = p.ntok * (p.n_head / p.n_head_kv);
   const AttentionBuild& b = kvh_rows <= ATTN_DECODE_MAX_ROWS ? kAttentionDecode : kAttentionPrompt;
   // Rows per block: as many as the query tile and the output registers hold;

@@ -34,11 +34,17 @@ struct InputFusion {
   float eps = 0;
 };
 
+// Which attention kernel runs: attention_head.comp (one workgroup per token
+// and head), attention.comp (blocked, keys split across workgroups), or the
+// choice by shape (Auto). HALO_VULKAN_ATTENTION=head|blocked sets the default.
+enum class AttentionKernel { Auto, PerHead, Blocked };
+
 class Ops {
  public:
-  Ops(Context& ctx, Pipelines& pipelines) : ctx_(ctx), pipelines_(pipelines) {}
+  Ops(Context& ctx, Pipelines& pipelines);
   // Timestamps after every dispatch (see vk_profile.h); null turns them off.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }
+  void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
@@ -81,6 +87,7 @@ class Ops {
   Context& ctx_;
   Pipelines& pipelines_;
   Profiler* profiler_ = nullptr;
+  AttentionKernel attention_kernel_ = AttentionKernel::Auto;
 };
 
 }  // namespace halo::vk

@@ -30,13 +30,11 @@ uint rd_u32(uint64_t base, uint off) {
 }
 float rd_f16(uint64_t base, uint off) { return unpackHalf2x16(rd_u16(base, off)).x; }
 
-// The four bytes of q as floats, minus offset. 0x4B000000 | b is the float
-// 2^23 + b, so this needs no int-to-float conversions: those run on a
-// quarter-rate unit on NVIDIA and bounded the decode matvec's bandwidth. Exact.
-vec4 bytes_to_vec4_offset(uint q, float offset) {
-  uvec4 b = uvec4(q & 0xFFu, (q >> 8) & 0xFFu, (q >> 16) & 0xFFu, q >> 24);
-  return uintBitsToFloat(b | 0x4B000000u) - (8388608.0 + offset);
+vec4 bytes_to_vec4(uint q) {
+  return vec4(float(q & 0xFFu), float((q >> 8) & 0xFFu), float((q >> 16) & 0xFFu), float(q >> 24));
 }
-vec4 bytes_to_vec4(uint q) { return bytes_to_vec4_offset(q, 0.0); }
-// Sign-extends the four bytes of q (flipping the sign bit maps -128..127 to 0..255).
-vec4 sbytes_to_vec4(uint q) { return bytes_to_vec4_offset(q ^ 0x80808080u, 128.0); }
+// Sign-extends the four bytes of q.
+vec4 sbytes_to_vec4(uint q) {
+  ivec4 v = ivec4(int(q << 24), int(q << 16), int(q << 8), int(q)) >> 24;
+  return vec4(v);
+}

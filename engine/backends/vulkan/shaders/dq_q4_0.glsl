@@ -6,5 +6,5 @@ vec4 dequant4(uint64_t base, uint b, uint j) {
   float d = rd_f16(base, b);
   uint q = rd_u32(base, b + 2u + (j & 15u));
   q = (j >= 16u ? q >> 4 : q) & 0x0F0F0F0Fu;
-  return bytes_to_vec4_offset(q, 8.0) * d;
+  return (bytes_to_vec4(q) - 8.0) * d;
 }

@@ -8,5 +8,5 @@ vec4 dequant4(uint64_t base, uint b, uint j) {
   uint q = rd_u32(base, b + 6u + (j & 15u));
   q = (j >= 16u ? q >> 4 : q) & 0x0F0F0F0Fu;
   uint h = (qh & 1u) | ((qh & 2u) << 7) | ((qh & 4u) << 14) | ((qh & 8u) << 21);
-  return bytes_to_vec4_offset(q | (h << 4), 16.0) * d;
+  return (bytes_to_vec4(q | (h << 4)) - 16.0) * d;
 }

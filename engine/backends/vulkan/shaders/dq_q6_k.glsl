@@ -10,5 +10,5 @@ vec4 dequant4(uint64_t base, uint b, uint j) {
   int sc = int(rd_u8(base, b + 192u + 8u * h + 2u * g + (l >> 4)) << 24) >> 24;
   uint lo = (rd_u32(base, b + 64u * h + 32u * (g & 1u) + l) >> (4u * (g >> 1))) & 0x0F0F0F0Fu;
   uint hi = (rd_u32(base, b + 128u + 32u * h + l) >> (2u * g)) & 0x03030303u;
-  return bytes_to_vec4_offset(lo | (hi << 4), 32.0) * (d * float(sc));
+  return (bytes_to_vec4(lo | (hi << 4)) - 32.0) * (d * float(sc));
 }

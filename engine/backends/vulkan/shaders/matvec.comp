@@ -109,8 +109,8 @@ void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
 #if defined(TYPE_Q4_0)
         vec4 xlo = x_at(t, g), xhi = x_at(t, g + 4u);
         for (uint i = 0u; i < NACC; ++i)
-          acc[i][t] += d[i] * (dot(bytes_to_vec4_offset(q[i][k] & 0x0F0F0F0Fu, 8.0), xlo) +
-                               dot(bytes_to_vec4_offset((q[i][k] >> 4) & 0x0F0F0F0Fu, 8.0), xhi));
+          acc[i][t] += d[i] * (dot(bytes_to_vec4(q[i][k] & 0x0F0F0F0Fu) - 8.0, xlo) +
+                               dot(bytes_to_vec4((q[i][k] >> 4) & 0x0F0F0F0Fu) - 8.0, xhi));
 #else
         vec4 xv = x_at(t, g);
         for (uint i = 0u; i < NACC; ++i) acc[i][t] += d[i] * dot(sbytes_to_vec4(q[i][k]), xv);
