@@ -18,7 +18,7 @@
 #include "dequant.glsl"
 
 #define BM 64u
-#define BN 64u
+#define BN 64u  // load_slice assumes BN == BM
 #define BK 32u
 #define WM 32u  // warp tile: rows
 #define WN 32u  // warp tile: tokens
@@ -38,21 +38,31 @@ shared float16_t w_sh[BM * LDA];  // [row][k]: operand A, row-major
 shared float16_t x_sh[BN * LDA];  // [token][k]: operand B (k x token), column-major
 shared float c_sh[BN * LDC];      // [token][row]: accumulators for the epilogue
 
-// Converts the K slice at k0 of the tile's weights and tokens into shared
-// memory; rows, tokens and columns past the matrix read as zero.
-void fill_tiles(uint tid, uint row0, uint tok0, uint k0) {
-  const uint groups = BK / 4u;  // groups of 4 along K per row
-  [[unroll]] for (uint it = 0u; it < BM * groups / LANES; ++it) {
-    uint idx = tid + LANES * it, r = idx / groups, g = idx % groups, k = k0 + 4u * g;
-    vec4 w = vec4(0.0);
-    if (row0 + r < pc.nrows && k < pc.ncols) w = dequant4_at(pc.weight, (row0 + r) * pc.row_bytes, k);
-    for (uint c = 0u; c < 4u; ++c) w_sh[r * LDA + 4u * g + c] = float16_t(w[c]);
+#define FILL_ITERS (BM * (BK / 4u) / LANES)  // groups of 4 per lane and operand (BM == BN)
+
+// This lane's share of the K slice at k0, read from global memory into
+// registers one slice ahead, so the loads are in flight during the products
+// on the previous slice. Rows, tokens and columns past the matrix read as zero.
+void load_slice(uint tid, uint row0, uint tok0, uint k0, out vec4 w[FILL_ITERS], out vec4 xv[FILL_ITERS]) {
+  const uint groups = BK / 4u;
+  [[unroll]] for (uint it = 0u; it < FILL_ITERS; ++it) {
+    uint idx = tid + LANES * it, r = idx / groups, k = k0 + 4u * (idx % groups);
+    w[it] = vec4(0.0);
+    xv[it] = vec4(0.0);
+    if (row0 + r < pc.nrows && k < pc.ncols) w[it] = dequant4_at(pc.weight, (row0 + r) * pc.row_bytes, k);
+    if (tok0 + r < pc.ntok && k < pc.ncols) xv[it] = Vec4s(pc.x).v[((tok0 + r) * pc.ncols + k) >> 2];
   }
-  [[unroll]] for (uint it = 0u; it < BN * groups / LANES; ++it) {
-    uint idx = tid + LANES * it, t = idx / groups, g = idx % groups, k = k0 + 4u * g;
-    vec4 xv = vec4(0.0);
-    if (tok0 + t < pc.ntok && k < pc.ncols) xv = Vec4s(pc.x).v[((tok0 + t) * pc.ncols + k) >> 2];
-    for (uint c = 0u; c < 4u; ++c) x_sh[t * LDA + 4u * g + c] = float16_t(xv[c]);
+}
+
+// The registers of load_slice, converted to f16, into the shared tiles.
+void store_slice(uint tid, vec4 w[FILL_ITERS], vec4 xv[FILL_ITERS]) {
+  const uint groups = BK / 4u;
+  [[unroll]] for (uint it = 0u; it < FILL_ITERS; ++it) {
+    uint idx = tid + LANES * it, o = (idx / groups) * LDA + 4u * (idx % groups);
+    for (uint c = 0u; c < 4u; ++c) {
+      w_sh[o + c] = float16_t(w[it][c]);
+      x_sh[o + c] = float16_t(xv[it][c]);
+    }
   }
 }
 
@@ -68,9 +78,12 @@ void main() {
     [[unroll]] for (uint i = 0u; i < 2u; ++i)
       [[unroll]] for (uint j = 0u; j < 2u; ++j) acc[t][i][j] = FloatFrag(0.0);
 
+  vec4 w[FILL_ITERS], xv[FILL_ITERS];
+  load_slice(tid, row0, tok0, 0u, w, xv);
   for (uint k0 = 0u; k0 < pc.ncols; k0 += BK) {
-    fill_tiles(tid, row0, tok0, k0);
+    store_slice(tid, w, xv);
     barrier();
+    if (k0 + BK < pc.ncols) load_slice(tid, row0, tok0, k0 + BK, w, xv);
     [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
       [[unroll]] for (uint t = 0u; t < TILES_PER_SG; ++t) {
         uint wt = sg + t * nsg;
