@@ -20,6 +20,13 @@ namespace {
 
 using test::gpu;
 
+// The SIMT kernels compute in f32; beyond kMatvecMaxTokens a device with
+// cooperative matrices runs the f16-input GEMM (test_vk_coopmat.cpp says why 1e-5).
+double nmse_bound(uint32_t ntok, double f32_bound) {
+  bool f16 = ntok > vk::Ops::kMatvecMaxTokens && gpu()->ctx->features().coopmat_gemm;
+  return f16 ? 1e-5 : f32_bound;
+}
+
 // Fixture tensor "<name>.q": 16 rows x 512 columns of the type.
 struct QuantFixture {
   std::unique_ptr<gguf::File> file;
@@ -109,7 +116,7 @@ void check_matmul(const char* type, uint32_t rows, uint32_t cols, uint32_t ntok,
   gpu()->ops->matmul(gpu()->stream->begin(), w, xb.address(), yb.address(), ntok, bias ? bb.address() : 0, accumulate);
   gpu()->stream->submit_and_wait();
   const double e = test::nmse(test::read_floats(yb, ref.size()), ref);
-  EXPECT_LT(e, 1e-9) << "normalised MSE";
+  EXPECT_LT(e, nmse_bound(ntok, 1e-9)) << "normalised MSE";
 }
 
 TEST_P(QuantKernels, MatrixProductsMatchReferenceAtFullAndOddSizes) {
@@ -205,7 +212,7 @@ TEST(QuantKernelsF32, MatrixProductMatchesOnRandomF32Weights) {
     gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
                        xb.address(), yb.address(), ntok);
     gpu()->stream->submit_and_wait();
-    EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), 1e-10) << ntok << " tokens";
+    EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), nmse_bound(ntok, 1e-10)) << ntok << " tokens";
   }
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/backends/vulkan/shaders/push.h"
+#include "engine/backends/vulkan/vk_coopmat.h"
 #include "engine/error.h"
 
 namespace halo::vk {
@@ -96,6 +97,7 @@ std::string Features::summary() const {
   flag(integer_dot_product, "integer dot product");
   flag(cooperative_matrix_khr || cooperative_matrix_nv, "cooperative matrix");
   flag(external_memory_fd, "external memory fd");
+  s += coopmat_gemm ? ", GEMM coopmat f16" : ", GEMM simt f32 (coopmat: " + coopmat_blocker + ")";
   return s;
 }
 
@@ -178,6 +180,9 @@ void Context::create_device() {
   features_.cooperative_matrix_khr = has_extension(exts, "VK_KHR_cooperative_matrix");
   features_.cooperative_matrix_nv = has_extension(exts, "VK_NV_cooperative_matrix");
   features_.external_memory_fd = has_extension(exts, "VK_KHR_external_memory_fd");
+  features_.coopmat_blocker = coopmat_gemm_blocker(instance_, physical_, features_.subgroup_size,
+                                                   features_.cooperative_matrix_khr);
+  features_.coopmat_gemm = features_.coopmat_blocker.empty();
   features_.max_push_constants = props_.limits.maxPushConstantsSize;
   features_.max_allocation = m3.maxMemoryAllocationSize;
 
@@ -204,6 +209,14 @@ void Context::create_device() {
   en.features.shaderInt64 = VK_TRUE;
   std::vector<const char*> enable;
   if (features_.external_memory_fd) enable.push_back("VK_KHR_external_memory_fd");
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR en_cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+  if (features_.coopmat_gemm) {
+    enable.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    en_cm.cooperativeMatrix = VK_TRUE;
+    en12.shaderFloat16 = VK_TRUE;
+    en12.vulkanMemoryModel = VK_TRUE;
+    en12.pNext = &en_cm;
+  }
 
   VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &en};
   dci.queueCreateInfoCount = 1;

@@ -27,6 +27,9 @@ struct Features {
   bool integer_dot_product = false;
   bool cooperative_matrix_khr = false;
   bool cooperative_matrix_nv = false;
+  // Prompt GEMMs run on cooperative matrices (matmul_cm_*); else why not.
+  bool coopmat_gemm = false;
+  std::string coopmat_blocker;
   bool external_memory_fd = false;
   uint32_t subgroup_size = 0;
   uint32_t max_push_constants = 0;

@@ -154,7 +154,9 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
     dispatch(cmd, kernel, p, ceil_div(w.nrows, rows_per_group(kernel, kMatvecRowsPerGroup)), 1, shape.c_str());
     return;
   }
-  dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
+  // Both GEMMs tile 64 rows x 64 tokens; cooperative matrices where the device has them.
+  const std::string gemm = ctx_.features().coopmat_gemm ? "matmul_cm_" : "matmul_";
+  dispatch(cmd, gemm + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
 }
 
 void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const WeightView& up, uint64_t x, uint64_t y,

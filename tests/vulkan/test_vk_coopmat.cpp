@@ -1,0 +1,139 @@
+// The cooperative-matrix GEMM (matmul_cm_*, f16 inputs, f32 accumulation)
+// against the CPU reference: several weight types from quant-fixture.gguf,
+// shapes that are not multiples of the 64x64 tile or of the 32-column K slice,
+// bias and residual accumulation. Runs where the device offers
+// VK_KHR_cooperative_matrix (NVIDIA, RADV/AMDVLK on RDNA3) and skips with the
+// reason elsewhere (lavapipe) or under HALO_VULKAN_COOPMAT=0.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/gguf.h"
+#include "engine/quant/dequant.h"
+#include "tests/fixtures.h"
+#include "tests/vulkan/vk_test_device.h"
+
+namespace halo {
+namespace {
+
+using test::gpu;
+
+#define REQUIRE_COOPMAT()                                                                             \
+  do {                                                                                                \
+    HALO_REQUIRE_VULKAN(gpu());                                                                       \
+    if (!gpu()->ctx->features().coopmat_gemm)                                                         \
+      GTEST_SKIP() << "no cooperative-matrix GEMM on " << gpu()->ctx->name() << ": "                  \
+                   << gpu()->ctx->features().coopmat_blocker;                                         \
+  } while (0)
+
+// f16 inputs: each product carries ~2^-11 relative rounding on both factors,
+// so the normalised error of a K-long sum sits near 1e-7; 1e-5 still catches
+// any wrong tile, row or token (those give errors of order 1).
+constexpr double kF16Bound = 1e-5;
+
+// rows x cols of fixture tensor "<type>.q" (16 x 512), rows and whole blocks
+// repeated cyclically to reach larger shapes.
+std::vector<uint8_t> tiled_weights(const gguf::TensorInfo& t, uint32_t rows, uint32_t cols) {
+  uint64_t full = *row_bytes(t.type, t.ne[0]), part = *row_bytes(t.type, cols);
+  std::vector<uint8_t> out(rows * part);
+  for (uint32_t r = 0; r < rows; ++r)
+    for (uint64_t done = 0; done < part; done += full)
+      std::memcpy(out.data() + r * part + done, t.data + (r % t.ne[1]) * full, std::min(full, part - done));
+  return out;
+}
+
+struct Case {
+  uint32_t rows, cols, ntok;
+  bool bias, accumulate;
+};
+
+void check_gemm(const char* type, const Case& c) {
+  SCOPED_TRACE(std::string(type) + " rows " + std::to_string(c.rows) + " cols " + std::to_string(c.cols) +
+               " tokens " + std::to_string(c.ntok) + (c.bias ? " +bias" : "") + (c.accumulate ? " +accumulate" : ""));
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const gguf::TensorInfo* q = file->tensor(std::string(type) + ".q");
+  ASSERT_NE(q, nullptr);
+  std::vector<uint8_t> wbytes = tiled_weights(*q, c.rows, c.cols);
+  const uint32_t rb = static_cast<uint32_t>(*row_bytes(q->type, c.cols));
+  std::vector<float> wf(uint64_t{c.rows} * c.cols);
+  for (uint32_t r = 0; r < c.rows; ++r)
+    dequantize_row(q->type, wbytes.data() + uint64_t{r} * rb, wf.data() + uint64_t{r} * c.cols, c.cols);
+
+  std::mt19937 rng(c.rows * 131 + c.cols * 7 + c.ntok);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(uint64_t{c.ntok} * c.cols), b(c.rows), y0(uint64_t{c.ntok} * c.rows);
+  for (float& v : x) v = nd(rng);
+  for (float& v : b) v = nd(rng);
+  for (float& v : y0) v = nd(rng);
+  std::vector<double> ref(uint64_t{c.ntok} * c.rows);
+  for (uint32_t t = 0; t < c.ntok; ++t)
+    for (uint32_t r = 0; r < c.rows; ++r) {
+      double s = 0;
+      for (uint32_t k = 0; k < c.cols; ++k) s += double(wf[uint64_t{r} * c.cols + k]) * x[uint64_t{t} * c.cols + k];
+      if (c.bias) s += b[r];
+      if (c.accumulate) s += y0[uint64_t{t} * c.rows + r];
+      ref[uint64_t{t} * c.rows + r] = s;
+    }
+
+  vk::Buffer wbuf = test::upload(wbytes), xb = test::upload(x), bb = test::upload(b), yb = test::upload(y0);
+  vk::WeightView w{q->type, wbuf.address(), c.cols, c.rows, rb};
+  gpu()->ops->matmul(gpu()->stream->begin(), w, xb.address(), yb.address(), c.ntok, c.bias ? bb.address() : 0,
+                     c.accumulate);
+  gpu()->stream->submit_and_wait();
+  std::vector<float> got = test::read_floats(yb, ref.size());
+  EXPECT_LT(test::nmse(got, ref), kF16Bound) << "normalised MSE";
+  // A dropped edge tile would hide in the mean of a large product: check every entry too.
+  int bad = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    if (std::fabs(got[i] - ref[i]) > 0.02 * std::fabs(ref[i]) + 0.05 * std::sqrt(double(c.cols)) && ++bad <= 10)
+      ADD_FAILURE() << "token " << i / c.rows << " row " << i % c.rows << ": " << got[i] << " vs " << ref[i];
+  EXPECT_EQ(bad, 0);
+}
+
+class CoopmatGemm : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CoopmatGemm, MatchesReferenceOnTileAndOddShapes) {
+  REQUIRE_COOPMAT();
+  const char* type = GetParam();
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const uint32_t block = type_info(file->tensor(std::string(type) + ".q")->type).block_elems;
+  const uint32_t odd_cols = block == 1 ? 500 : 512 - block;  // K not a multiple of the 32-column slice for floats
+  check_gemm(type, {64, 512, 64, false, false});     // exactly one tile
+  check_gemm(type, {128, 1024, 130, false, false});  // several tiles, 2 tokens into a third column of tiles
+  check_gemm(type, {70, odd_cols, 9, true, true});   // rows, tokens and K past the tile edges
+  check_gemm(type, {13, odd_cols, 67, true, false});
+  check_gemm(type, {200, 512, 33, false, true});
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CoopmatGemm,
+                         ::testing::Values("f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K",
+                                           "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"));
+
+TEST(CoopmatGemmF32, MatchesReferenceOnRandomF32Weights) {
+  REQUIRE_COOPMAT();
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const uint32_t rows = 97, cols = 1028, ntok = 75;
+  std::vector<float> w(rows * cols), x(ntok * cols);
+  for (float& v : w) v = nd(rng);
+  for (float& v : x) v = nd(rng);
+  std::vector<double> ref(ntok * rows);
+  for (uint32_t t = 0; t < ntok; ++t)
+    for (uint32_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (uint32_t k = 0; k < cols; ++k) s += double(w[r * cols + k]) * x[t * cols + k];
+      ref[t * rows + r] = s;
+    }
+  vk::Buffer wb = test::upload(w), xb = test::upload(x), yb = test::upload(nullptr, ref.size() * 4);
+  gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
+                     xb.address(), yb.address(), ntok);
+  gpu()->stream->submit_and_wait();
+  EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), kF16Bound);
+}
+
+}  // namespace
+}  // namespace halo
