@@ -24,7 +24,7 @@ ARGS=("$@")
 
 if want tests; then
   # Kernel tests (every type) and the fixture models that were carried.
-  "$B/test-vulkan" --gtest_filter='-*VulkanModel*/0:*VulkanModel*/1:VulkanDevice.LostDevice*:VulkanRope*' \
+  "$B/test-vulkan" --gtest_filter='-*VulkanModel*llama_spm*:*VulkanModel*qwen3*:VulkanDevice.LostDevice*:VulkanRope*' \
     > "$OUT/tests.log" 2>&1
   echo "tests exit $?"; grep -E "PASSED|FAILED|largest|bandwidth" "$OUT/tests.log" | head -30
 fi

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <string>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -25,9 +27,14 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr double kRel = 0.02, kAbs = 0.2;  // f16 KV cache bound from the fixtures README
+// Bounds from the fixtures README: f16 KV cache (and f16 GEMM inputs for
+// prompts), or 8-bit activations, which the decode matvec uses for Q4_0 and
+// Q8_0 weights on devices with integer dot products (HALO_VULKAN_DP4A=0: off).
+struct Bound {
+  double rel, abs;
+};
+constexpr Bound kF16Bound{0.02, 0.2}, kInt8Bound{0.07, 0.5};
 
-const char* const kModels[] = {"llama-spm-q4_k_m", "qwen3-spm-q8_0", "qwen2-spm-q4_0", "llama3-bpe-q4_k_m"};
 
 std::unique_ptr<Backend> vulkan_or_null() {
   try {
@@ -65,7 +72,7 @@ std::vector<Case> read_cases(const std::string& model) {
 }
 
 // Checks each position's logits; returns the largest |mine - ref|.
-double compare(const std::vector<float>& logits, const Case& c, uint32_t n_vocab) {
+double compare(const std::vector<float>& logits, const Case& c, uint32_t n_vocab, Bound bound) {
   double worst = 0;
   int bad = 0;
   for (size_t pos = 0; pos < c.top8.size(); ++pos) {
@@ -73,7 +80,7 @@ double compare(const std::vector<float>& logits, const Case& c, uint32_t n_vocab
     for (const auto& [id, ref] : c.top8[pos]) {
       double diff = std::fabs(row[id] - ref);
       worst = std::max(worst, diff);
-      if (diff > kRel * std::fabs(ref) + kAbs && ++bad <= 5)
+      if (diff > bound.rel * std::fabs(ref) + bound.abs && ++bad <= 5)
         ADD_FAILURE() << "position " << pos << " token " << id << ": " << row[id] << " vs exact " << ref;
     }
     const auto& top = c.top8[pos];
@@ -85,23 +92,35 @@ double compare(const std::vector<float>& logits, const Case& c, uint32_t n_vocab
   return worst;
 }
 
-class VulkanModel : public ::testing::TestWithParam<const char*> {};
+struct ModelCase {
+  const char* model;
+  bool int8_decode;  // false: HALO_VULKAN_DP4A=0, float decode matvecs
+};
+
+class VulkanModel : public ::testing::TestWithParam<ModelCase> {};
 
 // Weights loaded once into the backend's pool, evaluated as one batch with
 // all logits, then as a prompt followed by one-token decode steps.
-TEST_P(VulkanModel, MatchesExactReferenceWithF16KvBound) {
+TEST_P(VulkanModel, MatchesExactReference) {
+  const ModelCase mc = GetParam();
+  if (!mc.int8_decode) setenv("HALO_VULKAN_DP4A", "0", 1);
   auto backend = vulkan_or_null();
+  unsetenv("HALO_VULKAN_DP4A");  // read when the backend's device and runners are made
   HALO_REQUIRE_VULKAN(backend);
-  auto model = Model::load(test::fixture(std::string("models/") + GetParam() + ".gguf"), {.pool = backend->pool()});
+  auto model = Model::load(test::fixture(std::string("models/") + mc.model + ".gguf"), {.pool = backend->pool()});
+  if (!mc.int8_decode) setenv("HALO_VULKAN_DP4A", "0", 1);
   auto runner = backend->attach(*model, RunnerOptions{256, 0});
+  unsetenv("HALO_VULKAN_DP4A");
+  const bool int8 = mc.int8_decode && test::gpu()->ctx->features().integer_dot_product;
+  const Bound bound = int8 ? kInt8Bound : kF16Bound;
   const uint32_t n_vocab = model->hparams().n_vocab;
   double worst = 0;
-  const std::vector<Case> cases = read_cases(GetParam());
+  const std::vector<Case> cases = read_cases(mc.model);
   for (size_t ci = 0; ci < cases.size(); ++ci) {
     const Case& c = cases[ci];
     std::vector<float> all, step;
     runner->eval(c.tokens, 0, true, all);
-    worst = std::max(worst, compare(all, c, n_vocab));
+    worst = std::max(worst, compare(all, c, n_vocab, bound));
     // Prompt then decode, one token at a time: the first case only, since
     // lavapipe runs the 16 decode steps of each case slowly on CI's cores.
     if (ci != 0) continue;
@@ -112,12 +131,23 @@ TEST_P(VulkanModel, MatchesExactReferenceWithF16KvBound) {
       runner->eval(tokens.subspan(i, 1), static_cast<uint32_t>(i), false, step);
       seq.insert(seq.end(), step.begin(), step.end());
     }
-    worst = std::max(worst, compare(seq, c, n_vocab));
+    worst = std::max(worst, compare(seq, c, n_vocab, bound));
   }
-  std::printf("%s: largest |vulkan - exact| = %.5f (bound 0.02 |ref| + 0.2)\n", GetParam(), worst);
+  std::printf("%s (%s decode): largest |vulkan - exact| = %.5f (bound %.2f |ref| + %.1f)\n", mc.model,
+              int8 ? "8-bit" : "float", worst, bound.rel, bound.abs);
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, VulkanModel, ::testing::ValuesIn(kModels));
+std::string case_name(const ::testing::TestParamInfo<ModelCase>& info) {
+  std::string n = std::string(info.param.model) + (info.param.int8_decode ? "" : "_float_decode");
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
+
+const ModelCase kModelCases[] = {{"llama-spm-q4_k_m", true}, {"qwen3-spm-q8_0", true},  {"qwen2-spm-q4_0", true},
+                                 {"llama3-bpe-q4_k_m", true}, {"qwen3-spm-q8_0", false}, {"qwen2-spm-q4_0", false}};
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, VulkanModel, ::testing::ValuesIn(kModelCases), case_name);
 
 TEST(VulkanPool, ModelOutsideThePoolIsUploadedOnAttach) {
   auto backend = vulkan_or_null();

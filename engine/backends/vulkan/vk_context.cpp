@@ -160,7 +160,9 @@ void Context::pick_device() {
 
 void Context::create_device() {
   auto exts = device_extensions(physical_);
-  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceShaderIntegerDotProductFeatures fdot{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+  VkPhysicalDeviceVulkan12Features f12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES, &fdot};
   VkPhysicalDeviceVulkan11Features f11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, &f12};
   VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &f11};
   vkGetPhysicalDeviceFeatures2(physical_, &f2);
@@ -176,7 +178,8 @@ void Context::create_device() {
   features_.subgroup_size = sg.subgroupSize;
   features_.subgroup_size_control = has_extension(exts, "VK_EXT_subgroup_size_control") ||
                                     props_.apiVersion >= VK_API_VERSION_1_3;
-  features_.integer_dot_product = has_extension(exts, "VK_KHR_shader_integer_dot_product");
+  features_.integer_dot_product =
+      has_extension(exts, "VK_KHR_shader_integer_dot_product") && fdot.shaderIntegerDotProduct;
   features_.cooperative_matrix_khr = has_extension(exts, "VK_KHR_cooperative_matrix");
   features_.cooperative_matrix_nv = has_extension(exts, "VK_NV_cooperative_matrix");
   features_.external_memory_fd = has_extension(exts, "VK_KHR_external_memory_fd");
@@ -209,12 +212,20 @@ void Context::create_device() {
   en.features.shaderInt64 = VK_TRUE;
   std::vector<const char*> enable;
   if (features_.external_memory_fd) enable.push_back("VK_KHR_external_memory_fd");
+  VkPhysicalDeviceShaderIntegerDotProductFeatures en_dot{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES, en12.pNext};
+  if (features_.integer_dot_product) {  // the decode matvec's 8-bit builds
+    enable.push_back("VK_KHR_shader_integer_dot_product");
+    en_dot.shaderIntegerDotProduct = VK_TRUE;
+    en12.pNext = &en_dot;
+  }
   VkPhysicalDeviceCooperativeMatrixFeaturesKHR en_cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
   if (features_.coopmat_gemm) {
     enable.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
     en_cm.cooperativeMatrix = VK_TRUE;
     en12.shaderFloat16 = VK_TRUE;
     en12.vulkanMemoryModel = VK_TRUE;
+    en_cm.pNext = en12.pNext;
     en12.pNext = &en_cm;
   }
 

@@ -21,15 +21,17 @@ uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b 
 
 // The one-token matvec build to use: "matvec1" + the letters of
 // HALO_VULKAN_MATVEC (or, for the gate/up pair, HALO_VULKAN_MATVEC_DUAL) when
-// that build exists for the type, else the default. Tuning aid: the
-// candidates are listed in meson.build.
-std::string decode_kernel(const char* env, const std::string& fallback, const std::string& suffix) {
+// that build exists for the type (a tuning aid: the builds are listed in
+// meson.build); else the 8-bit integer build ("q") where the device has
+// integer dot products and the type has one; else the float build.
+std::string decode_kernel(const char* env, const std::string& base, bool dp4a, const std::string& suffix) {
   const char* pick = std::getenv(env);
   if (pick && *pick) {
     std::string k = std::string("matvec1") + pick + "_" + suffix;
     if (Pipelines::has(k)) return k;
   }
-  return "matvec1" + fallback + "_" + suffix;
+  if (dp4a && Pipelines::has("matvec1" + base + "q_" + suffix)) return "matvec1" + base + "q_" + suffix;
+  return "matvec1" + base + "_" + suffix;
 }
 
 // ROWS_PER_WG of a matvec build: its "_r<N>" tag, else the file's default.
@@ -79,6 +81,11 @@ bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
   return p.pos0 + p.ntok <= kHeadKernelMaxKeys;
 }
 
+bool env_is_zero(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::string(v) == "0";
+}
+
 AttentionKernel attention_kernel_from_env() {
   const char* v = std::getenv("HALO_VULKAN_ATTENTION");
   std::string s = v ? v : "";
@@ -99,7 +106,10 @@ void compute_to_compute_barrier(VkCommandBuffer cmd) {
 }  // namespace
 
 Ops::Ops(Context& ctx, Pipelines& pipelines)
-    : ctx_(ctx), pipelines_(pipelines), attention_kernel_(attention_kernel_from_env()) {}
+    : ctx_(ctx),
+      pipelines_(pipelines),
+      attention_kernel_(attention_kernel_from_env()),
+      dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")) {}
 
 bool kernels_support(GgmlType type) { return Pipelines::has("matvec_" + variant_suffix(type)); }
 
@@ -150,7 +160,7 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   p.ntok = ntok;
   if (ntok <= kMatvecMaxTokens) {
     // One token (decode) has its own build with one token's accumulators.
-    const std::string kernel = ntok == 1 ? decode_kernel("HALO_VULKAN_MATVEC", "", suffix) : "matvec_" + suffix;
+    const std::string kernel = ntok == 1 ? decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, suffix) : "matvec_" + suffix;
     dispatch(cmd, kernel, p, ceil_div(w.nrows, rows_per_group(kernel, kMatvecRowsPerGroup)), 1, shape.c_str());
     return;
   }
@@ -174,7 +184,7 @@ void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const Weigh
   p.nrows = gate.nrows;
   p.row_bytes = gate.row_bytes;
   p.ntok = 1;
-  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC_DUAL", "d", variant_suffix(gate.type));
+  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC_DUAL", "d", dp4a_, variant_suffix(gate.type));
   std::string shape = profiler_ ? "2x" + std::to_string(gate.nrows) + "x" + std::to_string(gate.ncols) : "";
   dispatch(cmd, kernel, p, ceil_div(gate.nrows, rows_per_group(kernel, kDualRowsPerGroup)), 1, shape.c_str());
 }

@@ -45,6 +45,8 @@ class Ops {
   // Timestamps after every dispatch (see vk_profile.h); null turns them off.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }
   void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
+  void set_integer_dot_products(bool on) { dp4a_ = on && ctx_.features().integer_dot_product; }
+  bool integer_dot_products() const { return dp4a_; }
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
@@ -88,6 +90,8 @@ class Ops {
   Pipelines& pipelines_;
   Profiler* profiler_ = nullptr;
   AttentionKernel attention_kernel_ = AttentionKernel::Auto;
+  // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
+  bool dp4a_ = false;
 };
 
 }  // namespace halo::vk

@@ -14,9 +14,13 @@
 // MV_DUAL builds (one token) run the gate and up projections in one pass
 // over the input (weight2 is up, same type and shape) and write
 // silu(gate x) * (up x), the SwiGLU input of the down projection.
-// (Staging the fused input in shared memory first was tried: 1.6x slower on
+// MV_DP4A builds (one token, Q4_0 and Q8_0) multiply in 8-bit integers; see
+// accumulate_rows. (Staging the fused input in shared memory first was tried: 1.6x slower on
 // an H100, as every weight load then waits behind the staging barrier.)
 #define PUSH_MATMUL
+#ifdef MV_DP4A
+#extension GL_EXT_spirv_intrinsics : require
+#endif
 #include "common.glsl"
 #include "push.h"
 #include "dequant.glsl"
@@ -35,7 +39,7 @@
 #define NMAT 1u
 #endif
 #define NACC (ROWS_PER_WG * NMAT)  // accumulated rows: ROWS_PER_WG of each matrix
-#if defined(MV_DUAL)
+#if defined(MV_DUAL) || defined(MV_DP4A)
 #undef MV_MAX_TOK
 #define MV_MAX_TOK 1u  // one-token builds
 #endif
@@ -90,6 +94,67 @@ vec4 x_at(uint t, uint g) { return load_x(t, g); }
 #define QS_BYTES 32u  // 32 signed bytes
 #endif
 #define LANE_WORDS (QS_BYTES / 4u / LANES_PER_BLOCK)  // qs words per invocation and row
+#ifdef MV_DP4A
+// The invocation's input values of a block, quantized to signed bytes with
+// one scale (s = max|x| / 127): four per word, then dotted with the weight
+// bytes by OpSDot (one instruction per four products; float FMAs per weight
+// bounded the matvec on an H100). The input is re-quantized per workgroup,
+// which costs far less than it saves across the workgroup's rows.
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int sdot4(int a, int b, spirv_literal int packed_format);
+int sdot(uint a, uint b, int acc) { return acc + sdot4(int(a), int(b), 0); }
+
+#if defined(TYPE_Q4_0)
+#define LANE_X (2u * LANE_WORDS)  // x vec4s per block: low nibbles' elements, then the high ones'
+uint x_group(uint ib, uint sub, uint v) { return ib * 8u + sub * LANE_WORDS + v % LANE_WORDS + (v / LANE_WORDS) * 4u; }
+#else
+#define LANE_X LANE_WORDS
+uint x_group(uint ib, uint sub, uint v) { return ib * 8u + sub * LANE_WORDS + v; }
+#endif
+
+// Input groups [g0, g1) (whole blocks: 8 groups each), one token.
+void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
+  uint sub = tid % LANES_PER_BLOCK;
+  for (uint ib = g0 / 8u + tid / LANES_PER_BLOCK; ib < g1 / 8u; ib += BLOCKS_PER_PASS) {
+    float d[NACC];
+    uint q[NACC][LANE_WORDS];
+    for (uint i = 0u; i < NACC; ++i) {
+      uint64_t w = weight_of(i);
+      uint b = row_of(row0, i) * pc.row_bytes + ib * BLOCK_BYTES;
+      d[i] = rd_f16(w, b);
+      for (uint k = 0u; k < LANE_WORDS; ++k) q[i][k] = rd_u32(w, b + 2u + 4u * (sub * LANE_WORDS + k));
+    }
+    vec4 xv[LANE_X];
+    float amax = 0.0;
+    for (uint v = 0u; v < LANE_X; ++v) {
+      xv[v] = x_at(0u, x_group(ib, sub, v));
+      vec4 a = abs(xv[v]);
+      amax = max(amax, max(max(a.x, a.y), max(a.z, a.w)));
+    }
+    float inv = amax > 0.0 ? 1.0 / amax : 0.0, sx = amax / 127.0;
+    uint xq[LANE_X];
+    for (uint v = 0u; v < LANE_X; ++v) xq[v] = packSnorm4x8(xv[v] * inv);
+#if defined(TYPE_Q4_0)
+    int xsum = 0;  // the nibbles' -8 offset, applied once per block
+    for (uint v = 0u; v < LANE_X; ++v) xsum = sdot(xq[v], 0x01010101u, xsum);
+    for (uint i = 0u; i < NACC; ++i) {
+      int si = -8 * xsum;
+      for (uint k = 0u; k < LANE_WORDS; ++k) {
+        si = sdot(q[i][k] & 0x0F0F0F0Fu, xq[k], si);
+        si = sdot((q[i][k] >> 4) & 0x0F0F0F0Fu, xq[LANE_WORDS + k], si);
+      }
+      acc[i][0] += d[i] * sx * float(si);
+    }
+#else
+    for (uint i = 0u; i < NACC; ++i) {
+      int si = 0;
+      for (uint k = 0u; k < LANE_WORDS; ++k) si = sdot(q[i][k], xq[k], si);
+      acc[i][0] += d[i] * sx * float(si);
+    }
+#endif
+  }
+}
+#else
 // Input groups [g0, g1) (whole blocks: 8 groups each).
 void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
   uint sub = tid % LANES_PER_BLOCK;
@@ -119,6 +184,7 @@ void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
     }
   }
 }
+#endif  // MV_DP4A
 #else
 // Four elements at a time through the type's dequant4, input groups [g0, g1).
 void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
