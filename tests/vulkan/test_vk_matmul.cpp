@@ -218,6 +218,52 @@ TEST_P(QuantKernels, GateUpSwigluMatchesReference) {
   });
 }
 
+// The one-token Q/K/V epilogue: the plain product's rows rotated in pairs
+// (2i, 2i+1) by the table's angles at pos, over the first rope_dim of each
+// head, and written as f32 to y or as f16 pairs to a cache row.
+TEST_P(QuantKernels, RopeEpilogueRotatesAndStoresPairs) {
+  HALO_REQUIRE_VULKAN(gpu());
+  QuantFixture f = load_fixture(GetParam());
+  ASSERT_NE(f.q, nullptr);
+  const uint32_t rows = 16, cols = 512, head_dim = 8, rope_dim = 6, pos = 5, half = rope_dim / 2;
+  const uint32_t rb = static_cast<uint32_t>(*row_bytes(f.q->type, cols));
+  std::vector<uint8_t> wbytes = slice_rows(*f.q, rows, cols);
+  std::mt19937 rng(17);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(cols), table((pos + 1) * half * 2);
+  for (float& v : x) v = nd(rng);
+  for (uint32_t i = 0; i < table.size(); i += 2) {
+    float a = nd(rng);
+    table[i] = std::cos(a), table[i + 1] = std::sin(a);
+  }
+  vk::Buffer wb = test::upload(wbytes), xb = test::upload(x), tb = test::upload(table),
+             plain = test::upload(nullptr, rows * 4), rotated = test::upload(nullptr, rows * 4),
+             cache = test::upload(nullptr, rows * 2);
+  vk::WeightView w{f.q->type, wb.address(), cols, rows, rb};
+  with_and_without_int8(f.q->type, [&] {
+    VkCommandBuffer cmd = gpu()->stream->begin();
+    gpu()->ops->matmul(cmd, w, xb.address(), plain.address(), 1);
+    vk::RopeStore rs{tb.address(), 0, pos, head_dim, rope_dim};
+    gpu()->ops->matvec_rope(cmd, w, xb.address(), rotated.address(), 0, {}, rs);
+    rs.cache = cache.address();
+    gpu()->ops->matvec_rope(cmd, w, xb.address(), 0, 0, {}, rs);
+    gpu()->stream->submit_and_wait();
+    const std::vector<float> y = test::read_floats(plain, rows);
+    std::vector<double> want(y.begin(), y.end());
+    for (uint32_t r = 0; r < rows; r += 2) {
+      uint32_t c = r % head_dim;
+      if (c >= rope_dim) continue;
+      double cs = table[(pos * half + c / 2) * 2], sn = table[(pos * half + c / 2) * 2 + 1];
+      want[r] = y[r] * cs - y[r + 1] * sn;
+      want[r + 1] = y[r] * sn + y[r + 1] * cs;
+    }
+    EXPECT_LT(test::nmse(test::read_floats(rotated, rows), want), 1e-12) << "rotated rows";
+    const auto* half_words = static_cast<const uint16_t*>(cache.host());
+    for (uint32_t r = 0; r < rows; ++r)
+      EXPECT_NEAR(fp16_to_fp32(half_words[r]), want[r], 1e-3 * std::fabs(want[r]) + 1e-4) << "cache row " << r;
+  });
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantKernels, ::testing::ValuesIn(kTypes));
 
 TEST(QuantKernelsF32, MatrixProductMatchesOnRandomF32Weights) {

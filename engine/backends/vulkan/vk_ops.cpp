@@ -139,8 +139,9 @@ void Ops::dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& 
   if (profiler_) profiler_->mark(cmd, shape ? variant + " " + shape : variant);
 }
 
-void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
-                 uint64_t bias, bool accumulate, const InputFusion& fuse) {
+namespace {
+MatmulPush matmul_push(const WeightView& w, uint64_t x, uint64_t y, uint64_t bias, bool accumulate,
+                       const InputFusion& fuse) {
   MatmulPush p{};
   p.weight = w.address;
   p.x = x;
@@ -153,6 +154,30 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   p.x2 = fuse.swiglu_up;
   p.norm = fuse.norm;
   p.eps = fuse.eps;
+  return p;
+}
+}  // namespace
+
+void Ops::matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint64_t bias,
+                      const InputFusion& fuse, const RopeStore& rs) {
+  MatmulPush p = matmul_push(w, x, y, bias, false, fuse);
+  p.ntok = 1;
+  p.table = rs.table;
+  p.cache = rs.cache;
+  p.pos = rs.pos;
+  p.head_dim = rs.head_dim;
+  p.rope_dim = rs.rope_dim;
+  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, variant_suffix(w.type));
+  const uint32_t rows = rows_per_group(kernel, kMatvecRowsPerGroup);
+  if (rows % 2 != 0 || w.nrows % 2 != 0 || rs.head_dim % 2 != 0 || rs.rope_dim > rs.head_dim)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan: the RoPE/cache epilogue needs even rows and head sizes");
+  std::string shape = profiler_ ? std::to_string(w.nrows) + "x" + std::to_string(w.ncols) + " rope" : "";
+  dispatch(cmd, kernel, p, ceil_div(w.nrows, rows), 1, shape.c_str());
+}
+
+void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
+                 uint64_t bias, bool accumulate, const InputFusion& fuse) {
+  MatmulPush p = matmul_push(w, x, y, bias, accumulate, fuse);
   if ((p.x2 || p.norm) && ntok > kMatvecMaxTokens)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: fused matmul inputs need at most 8 tokens");
   std::string suffix = variant_suffix(w.type);

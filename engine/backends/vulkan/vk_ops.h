@@ -34,6 +34,15 @@ struct InputFusion {
   float eps = 0;
 };
 
+// The one-token Q/K/V epilogue (see MatmulPush in shaders/push.h): rotate
+// pairs (2i, 2i+1) by RoPE at pos (table != 0: the runner's RoPE table) and
+// store f16 pairs to a KV cache row (cache != 0) instead of f32 to y.
+struct RopeStore {
+  uint64_t table = 0;
+  uint64_t cache = 0;
+  uint32_t pos = 0, head_dim = 0, rope_dim = 0;
+};
+
 // Which attention kernel runs: attention_head.comp (one workgroup per token
 // and head), attention.comp (blocked, keys split across workgroups), or the
 // choice by shape (Auto). HALO_VULKAN_ATTENTION=head|blocked sets the default.
@@ -52,6 +61,9 @@ class Ops {
   // Input fusions need ntok <= kMatvecMaxTokens.
   void matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
               uint64_t bias = 0, bool accumulate = false, const InputFusion& fuse = {});
+  // One token: y = W x' (+ bias), then the RoPE/cache epilogue of rs.
+  void matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint64_t bias,
+                   const InputFusion& fuse, const RopeStore& rs);
   // y (nrows) = silu(gate x') * (up x') for one token, both products in one
   // pass over the input (x' after the optional fused norm). gate and up must
   // have one type and shape.

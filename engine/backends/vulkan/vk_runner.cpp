@@ -198,11 +198,14 @@ namespace {
 bool same_layout(const WeightView& a, const WeightView& b) {
   return a.type == b.type && a.ncols == b.ncols && a.nrows == b.nrows && a.row_bytes == b.row_bytes;
 }
-// HALO_VULKAN_MATVEC_DUAL=0 keeps gate and up as two products (A/B timing).
-bool swiglu_unfused() {
-  const char* v = std::getenv("HALO_VULKAN_MATVEC_DUAL");
+bool env_is_zero(const char* name) {
+  const char* v = std::getenv(name);
   return v && std::string(v) == "0";
 }
+// HALO_VULKAN_MATVEC_DUAL=0 keeps gate and up as two products (A/B timing).
+bool swiglu_unfused() { return env_is_zero("HALO_VULKAN_MATVEC_DUAL"); }
+// HALO_VULKAN_ROPE_EPILOGUE=0 runs RoPE and the cache store as their own kernel.
+bool rope_unfused() { return env_is_zero("HALO_VULKAN_ROPE_EPILOGUE"); }
 }  // namespace
 
 void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok, uint32_t pos0) {
@@ -215,24 +218,36 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   const float eps = hp_.rms_eps;
 
   const auto [attn_src, attn_in] = normed_input(cmd, L.attn_norm, ntok, fused);
-  ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
-  ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
-  ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
-  stream_.compute_barrier();
-  if (L.q_norm) {
-    ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, eps);
-    ops_.rms_norm(cmd, s_.k, s_.k, L.k_norm, hp_.head_dim, ntok * hp_.n_head_kv, eps);
+  if (ntok == 1 && hp_.rope_layout != RopeLayout::NeoX && !L.q_norm && !rope_unfused()) {
+    // One token, adjacent RoPE pairs, no per-head norms: the projections
+    // rotate Q and K and write K and V into the cache themselves.
+    RopeStore rs{rope_.address(), 0, pos0, hp_.head_dim, hp_.rope_dim};
+    ops_.matvec_rope(cmd, L.wq, attn_src, s_.q, L.bq, attn_in, rs);
+    rs.cache = k_cache + uint64_t{pos0} * kv_dim_ * 2;
+    ops_.matvec_rope(cmd, L.wk, attn_src, 0, L.bk, attn_in, rs);
+    ops_.matvec_rope(cmd, L.wv, attn_src, 0, L.bv, attn_in,
+                     RopeStore{0, v_cache + uint64_t{pos0} * kv_dim_ * 2, pos0, hp_.head_dim, hp_.rope_dim});
+    stream_.compute_barrier();
+  } else {
+    ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
+    ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
+    ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
+    stream_.compute_barrier();
+    if (L.q_norm) {
+      ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, eps);
+      ops_.rms_norm(cmd, s_.k, s_.k, L.k_norm, hp_.head_dim, ntok * hp_.n_head_kv, eps);
+      stream_.compute_barrier();
+    }
+    KvStorePush kv{s_.k, s_.v, k_cache, v_cache, ntok, kv_dim_, pos0};
+    kv.q = s_.q;
+    kv.table = rope_.address();
+    kv.n_head = hp_.n_head;
+    kv.head_dim = hp_.head_dim;
+    kv.rope_dim = hp_.rope_dim;
+    kv.neox = hp_.rope_layout == RopeLayout::NeoX ? 1u : 0u;
+    ops_.rope_kv(cmd, kv);
     stream_.compute_barrier();
   }
-  KvStorePush kv{s_.k, s_.v, k_cache, v_cache, ntok, kv_dim_, pos0};
-  kv.q = s_.q;
-  kv.table = rope_.address();
-  kv.n_head = hp_.n_head;
-  kv.head_dim = hp_.head_dim;
-  kv.rope_dim = hp_.rope_dim;
-  kv.neox = hp_.rope_layout == RopeLayout::NeoX ? 1u : 0u;
-  ops_.rope_kv(cmd, kv);
-  stream_.compute_barrier();
   float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
   AttentionPush attn{s_.q, k_cache, v_cache, s_.attn, ntok, hp_.n_head, hp_.n_head_kv, hp_.head_dim, pos0, scale};
   attn.partials = s_.attn_partials;

@@ -43,6 +43,13 @@
 #undef MV_MAX_TOK
 #define MV_MAX_TOK 1u  // one-token builds
 #endif
+// Builds other than the gate/up pair can rotate and store Q/K/V rows
+// themselves (store_pairs); their ROWS_PER_WG must be even.
+#ifndef MV_DUAL
+#define MV_ROPE_EPILOGUE 1
+#else
+#define MV_ROPE_EPILOGUE 0
+#endif
 #define MIN_SUBGROUP 4u      // the device check requires subgroups at least this wide
 #define MAX_SUBGROUPS (WG_SIZE / MIN_SUBGROUP)
 layout(local_size_x = WG_SIZE) in;
@@ -202,6 +209,58 @@ void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
 
 float silu(float v) { return v / (1.0 + exp(-v)); }
 
+// Row r of token t: the reduced sums with the fused norm scale, the SwiGLU
+// (dual builds), the bias and the accumulated output applied.
+float row_result(uint t, uint r, uint row) {
+  float s = 0.0, ss = 0.0;
+#ifdef MV_DUAL
+  float s_up = 0.0;
+#endif
+  for (uint i = 0u; i < gl_NumSubgroups; ++i) {
+    s += partial[t][r][i];
+    ss += partial[t][NACC][i];
+#ifdef MV_DUAL
+    s_up += partial[t][ROWS_PER_WG + r][i];
+#endif
+  }
+  float norm_scale = pc.norm != 0ul ? inversesqrt(ss / float(pc.ncols) + pc.eps) : 1.0;
+  s *= norm_scale;
+#ifdef MV_DUAL
+  s = silu(s) * (s_up * norm_scale);
+#endif
+  if (pc.bias != 0ul) s += Floats(pc.bias).f[row];
+  if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[t * pc.nrows + row];
+  return s;
+}
+
+#if MV_ROPE_EPILOGUE
+// One-token Q/K/V projections (see MatmulPush): rows in pairs (2i, 2i+1)
+// rotated by the RoPE angles of position pc.pos (when table != 0), then
+// written as f32 to y or as f16 pairs to the KV cache row. ROWS_PER_WG is
+// even, so both rows of a pair are this workgroup's.
+shared float out_sh[ROWS_PER_WG];
+void store_pairs(uint row0, uint tid) {
+  if (tid < ROWS_PER_WG) out_sh[tid] = row0 + tid < pc.nrows ? row_result(0u, tid, row0 + tid) : 0.0;
+  barrier();
+  uint row = row0 + 2u * tid;
+  if (tid >= ROWS_PER_WG / 2u || row >= pc.nrows) return;
+  vec2 v = vec2(out_sh[2u * tid], out_sh[2u * tid + 1u]);
+  uint c = row % pc.head_dim;
+  if (pc.table != 0ul && c < pc.rope_dim) {
+    uint half_dim = pc.rope_dim / 2u;
+    vec2 cs = vec2(Floats(pc.table).f[(pc.pos * half_dim + c / 2u) * 2u],
+                   Floats(pc.table).f[(pc.pos * half_dim + c / 2u) * 2u + 1u]);
+    v = vec2(v.x * cs.x - v.y * cs.y, v.x * cs.y + v.y * cs.x);
+  }
+  if (pc.cache != 0ul) {
+    Words(pc.cache).w[row / 2u] = packHalf2x16(v);
+  } else {
+    Floats(pc.y).f[row] = v.x;
+    Floats(pc.y).f[row + 1u] = v.y;
+  }
+}
+#endif
+
 void main() {
   uint tid = gl_LocalInvocationID.x;
   uint row0 = linear_workgroup() * ROWS_PER_WG;
@@ -224,27 +283,14 @@ void main() {
     if (subgroupElect()) partial[t][NACC][gl_SubgroupID] = q;
   }
   barrier();
+#if MV_ROPE_EPILOGUE
+  if (pc.table != 0ul || pc.cache != 0ul) {  // uniform: a push constant
+    store_pairs(row0, tid);
+    return;
+  }
+#endif
   // One invocation per (token, row) output.
   uint t = tid / ROWS_PER_WG, r = tid % ROWS_PER_WG, row = row0 + r;
   if (t >= ntok || row >= pc.nrows) return;
-  float s = 0.0, ss = 0.0;
-#ifdef MV_DUAL
-  float s_up = 0.0;
-#endif
-  for (uint i = 0u; i < gl_NumSubgroups; ++i) {
-    s += partial[t][r][i];
-    ss += partial[t][NACC][i];
-#ifdef MV_DUAL
-    s_up += partial[t][ROWS_PER_WG + r][i];
-#endif
-  }
-  float norm_scale = pc.norm != 0ul ? inversesqrt(ss / float(pc.ncols) + pc.eps) : 1.0;
-  s *= norm_scale;
-  uint o = t * pc.nrows + row;
-#ifdef MV_DUAL
-  s = silu(s) * (s_up * norm_scale);
-#endif
-  if (pc.bias != 0ul) s += Floats(pc.bias).f[row];
-  if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[o];
-  Floats(pc.y).f[o] = s;
+  Floats(pc.y).f[t * pc.nrows + row] = row_result(t, r, row);
 }

@@ -39,6 +39,15 @@ HALO_PUSH(MatmulPush) {
   uint ntok;
   uint flags;
   float eps;      // for norm
+  // One-token Q/K/V epilogue (matvec builds with even ROWS_PER_WG): rows in
+  // pairs (2i, 2i+1) of heads of head_dim, the first rope_dim of each
+  // rotated by table's angles at pos (table: RopePush's), then stored as f16
+  // pairs at cache (one KV cache row) instead of f32 at y. 0: not used.
+  uint64_t table;
+  uint64_t cache;
+  uint pos;
+  uint head_dim;
+  uint rope_dim;
 } HALO_PUSH_END(MatmulPush)
 #endif
 
