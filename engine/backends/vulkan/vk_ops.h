@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/backends/vulkan/shaders/push.h"
 #include "engine/backends/vulkan/vk_profile.h"
@@ -45,6 +46,12 @@ class Ops {
   // Timestamps after every dispatch (see vk_profile.h); null turns them off.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }
   void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
+  // The cooperative-matrix GEMM's tile configuration ("" picks by shape);
+  // HALO_VULKAN_CM sets it at construction. A tag that does not fit the
+  // device's subgroup size is ignored.
+  void set_coopmat_config(const std::string& tag) { cm_forced_ = tag; }
+  // Tags of the configurations that fit this subgroup size (meson.build builds them).
+  static std::vector<std::string> coopmat_configs(uint32_t subgroup_size);
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
@@ -88,6 +95,7 @@ class Ops {
   Pipelines& pipelines_;
   Profiler* profiler_ = nullptr;
   AttentionKernel attention_kernel_ = AttentionKernel::Auto;
+  std::string cm_forced_;
 };
 
 }  // namespace halo::vk
