@@ -1,7 +1,8 @@
-// The cooperative-matrix GEMM (matmul_cm_*, f16 inputs, f32 accumulation)
+// The cooperative-matrix GEMM (matmul_cm*, f16 inputs, f32 accumulation)
 // against the CPU reference: several weight types from quant-fixture.gguf,
-// shapes that are not multiples of the 64x64 tile or of the 32-column K slice,
-// bias and residual accumulation. Runs where the device offers
+// shapes that are not multiples of the tiles or of the 32-column K slice,
+// bias and residual accumulation, in every tile configuration the device's
+// subgroup size allows (Ops::coopmat_configs). Runs where the device offers
 // VK_KHR_cooperative_matrix (NVIDIA, RADV/AMDVLK on RDNA3) and skips with the
 // reason elsewhere (lavapipe) or under HALO_VULKAN_COOPMAT=0.
 #include <gtest/gtest.h>
@@ -94,6 +95,33 @@ void check_gemm(const char* type, const Case& c) {
   EXPECT_EQ(bad, 0);
 }
 
+// Runs body once per tile configuration of this device, then restores the default.
+template <typename Body>
+void for_each_config(Body body) {
+  std::vector<std::string> tags = vk::Ops::coopmat_configs(gpu()->ctx->features().subgroup_size);
+  ASSERT_FALSE(tags.empty()) << "no configuration for subgroup size " << gpu()->ctx->features().subgroup_size;
+  for (const std::string& tag : tags) {
+    SCOPED_TRACE("HALO_VULKAN_CM=" + tag);
+    gpu()->ops->set_coopmat_config(tag);
+    body();
+  }
+  gpu()->ops->set_coopmat_config("");
+}
+
+// Host-side facts, checked without a device: every configuration is built
+// for every type, and the subgroup sizes each one accepts.
+TEST(CoopmatConfigs, EveryConfigurationIsBuiltForEveryType) {
+  std::vector<std::string> all = vk::Ops::coopmat_configs(32);
+  EXPECT_EQ(all, (std::vector<std::string>{"128x128", "128x64", "128x128w64", "64x64"}));
+  for (const std::string& tag : all)
+    for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k",
+                          "q5_k", "q6_k", "iq4_nl", "iq4_xs", "mxfp4"})
+      EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag + "_" + t)) << tag << " " << t;
+  // wave64: 128 lanes are 2 subgroups, which cover 4 warp tiles only at 2 each.
+  EXPECT_EQ(vk::Ops::coopmat_configs(64), (std::vector<std::string>{"128x128w64", "64x64"}));
+  EXPECT_TRUE(vk::Ops::coopmat_configs(0).empty());
+}
+
 class CoopmatGemm : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(CoopmatGemm, MatchesReferenceOnTileAndOddShapes) {
@@ -102,11 +130,14 @@ TEST_P(CoopmatGemm, MatchesReferenceOnTileAndOddShapes) {
   auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
   const uint32_t block = type_info(file->tensor(std::string(type) + ".q")->type).block_elems;
   const uint32_t odd_cols = block == 1 ? 500 : 512 - block;  // K not a multiple of the 32-column slice for floats
-  check_gemm(type, {64, 512, 64, false, false});     // exactly one tile
-  check_gemm(type, {128, 1024, 130, false, false});  // several tiles, 2 tokens into a third column of tiles
-  check_gemm(type, {70, odd_cols, 9, true, true});   // rows, tokens and K past the tile edges
-  check_gemm(type, {13, odd_cols, 67, true, false});
-  check_gemm(type, {200, 512, 33, false, true});
+  for_each_config([&] {
+    check_gemm(type, {64, 512, 64, false, false});     // exactly one 64x64 tile
+    check_gemm(type, {128, 1024, 130, false, false});  // one 128-row tile, 2 tokens into the next column of tiles
+    check_gemm(type, {256, 512, 256, true, false});    // 2x2 tiles of 128x128
+    check_gemm(type, {70, odd_cols, 9, true, true});   // rows, tokens and K past the tile edges
+    check_gemm(type, {13, odd_cols, 67, true, false});
+    check_gemm(type, {200, 512, 33, false, true});
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CoopmatGemm,
@@ -128,11 +159,15 @@ TEST(CoopmatGemmF32, MatchesReferenceOnRandomF32Weights) {
       for (uint32_t k = 0; k < cols; ++k) s += double(w[r * cols + k]) * x[t * cols + k];
       ref[t * rows + r] = s;
     }
-  vk::Buffer wb = test::upload(w), xb = test::upload(x), yb = test::upload(nullptr, ref.size() * 4);
-  gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
-                     xb.address(), yb.address(), ntok);
-  gpu()->stream->submit_and_wait();
-  EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), kF16Bound);
+  vk::Buffer wb = test::upload(w), xb = test::upload(x);
+  for_each_config([&] {
+    // NaN first, so a configuration that writes nothing cannot pass on an earlier one's output.
+    vk::Buffer yb = test::upload(std::vector<float>(ref.size(), std::nanf("")));
+    gpu()->ops->matmul(gpu()->stream->begin(), vk::WeightView{GgmlType::F32, wb.address(), cols, rows, cols * 4},
+                       xb.address(), yb.address(), ntok);
+    gpu()->stream->submit_and_wait();
+    EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), kF16Bound);
+  });
 }
 
 }  // namespace

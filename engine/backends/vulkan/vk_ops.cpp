@@ -103,13 +103,57 @@ void compute_to_compute_barrier(VkCommandBuffer cmd) {
                        0, nullptr, 0, nullptr);
 }
 
+// The cooperative-matrix GEMM builds (meson.build, coopmat_configs): tile
+// rows x tokens per workgroup, lanes, warp tiles and how many of them one
+// subgroup may own.
+struct CmConfig {
+  const char* tag;
+  uint32_t rows, tokens, lanes, warp_tiles, tiles_per_subgroup;
+};
+constexpr CmConfig kCmConfigs[] = {
+    {"128x128", 128, 128, 256, 8, 1},
+    {"128x64", 128, 64, 128, 4, 1},
+    {"128x128w64", 128, 128, 256, 8, 2},  // wave64 (RDNA): a subgroup owns 2 warp tiles
+    {"64x64", 64, 64, 128, 4, 2},         // any subgroup size from 32 to 64
+};
+
+// Whether the build's subgroups cover its warp tiles at this subgroup size.
+bool cm_config_fits(const CmConfig& c, uint32_t subgroup_size) {
+  if (subgroup_size == 0 || c.lanes % subgroup_size != 0) return false;
+  return c.lanes / subgroup_size * c.tiles_per_subgroup >= c.warp_tiles;
+}
+
+const CmConfig* cm_config_named(const std::string& tag) {
+  for (const CmConfig& c : kCmConfigs)
+    if (tag == c.tag) return &c;
+  return nullptr;
+}
+
+// The forced configuration where it fits the subgroup size; else, by
+// default, prompts of more than 64 tokens take 128x128 tiles (twice the
+// products per staged value of 64x64), shorter ones 128x64; wave64 devices
+// get 128x128w64 and 64x64 for the same two cases.
+const CmConfig& cm_config(const std::string& forced, uint32_t ntok, uint32_t subgroup_size) {
+  const CmConfig* pick = cm_config_named(forced);
+  if (pick && cm_config_fits(*pick, subgroup_size)) return *pick;
+  for (const CmConfig& c : kCmConfigs)
+    if (cm_config_fits(c, subgroup_size) && (c.tokens <= 64 || ntok > 64)) return c;
+  return kCmConfigs[3];
+}
+
+std::string env_or_empty(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
 }  // namespace
 
 Ops::Ops(Context& ctx, Pipelines& pipelines)
     : ctx_(ctx),
       pipelines_(pipelines),
       attention_kernel_(attention_kernel_from_env()),
-      dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")) {}
+      dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")),
+      cm_forced_(env_or_empty("HALO_VULKAN_CM")) {}
 
 bool kernels_support(GgmlType type) { return Pipelines::has("matvec_" + variant_suffix(type)); }
 
@@ -189,9 +233,22 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
     dispatch(cmd, kernel, p, ceil_div(w.nrows, rows_per_group(kernel, kMatvecRowsPerGroup)), 1, shape.c_str());
     return;
   }
-  // Both GEMMs tile 64 rows x 64 tokens; cooperative matrices where the device has them.
-  const std::string gemm = ctx_.features().coopmat_gemm ? "matmul_cm_" : "matmul_";
-  dispatch(cmd, gemm + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
+  if (ctx_.features().coopmat_gemm) {
+    // Cooperative matrices where the device has them, in the tile shape of cm_config.
+    const CmConfig& c = cm_config(cm_forced_, ntok, ctx_.features().subgroup_size);
+    dispatch(cmd, std::string("matmul_cm") + c.tag + "_" + suffix, p, ceil_div(w.nrows, c.rows),
+             ceil_div(ntok, c.tokens), shape.c_str());
+    return;
+  }
+  // The SIMT GEMM tiles 64 rows x 64 tokens.
+  dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
+}
+
+std::vector<std::string> Ops::coopmat_configs(uint32_t subgroup_size) {
+  std::vector<std::string> tags;
+  for (const CmConfig& c : kCmConfigs)
+    if (cm_config_fits(c, subgroup_size)) tags.emplace_back(c.tag);
+  return tags;
 }
 
 void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const WeightView& up, uint64_t x, uint64_t y,

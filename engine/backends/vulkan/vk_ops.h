@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/backends/vulkan/shaders/push.h"
 #include "engine/backends/vulkan/vk_profile.h"
@@ -56,6 +57,12 @@ class Ops {
   void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
   void set_integer_dot_products(bool on) { dp4a_ = on && ctx_.features().integer_dot_product; }
   bool integer_dot_products() const { return dp4a_; }
+  // The cooperative-matrix GEMM's tile configuration ("" picks by shape);
+  // HALO_VULKAN_CM sets it at construction. A tag that does not fit the
+  // device's subgroup size is ignored.
+  void set_coopmat_config(const std::string& tag) { cm_forced_ = tag; }
+  // Tags of the configurations that fit this subgroup size (meson.build builds them).
+  static std::vector<std::string> coopmat_configs(uint32_t subgroup_size);
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
@@ -104,6 +111,7 @@ class Ops {
   AttentionKernel attention_kernel_ = AttentionKernel::Auto;
   // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
   bool dp4a_ = false;
+  std::string cm_forced_;
 };
 
 }  // namespace halo::vk

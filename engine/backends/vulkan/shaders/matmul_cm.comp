@@ -1,10 +1,15 @@
 #version 450
 // Matrix-matrix product for prompt batches on cooperative matrices (tensor
 // cores, WMMA): each workgroup computes a BM-row x BN-token tile of y,
-// stepping through K in slices of BK that it converts once into f16 shared
-// memory (weights through the type's dequant4, activations from f32). Each
-// subgroup owns 32x32 warp tiles (2x2 accumulators of 16x16, f32).
+// stepping through K in slices of BK that it converts into f16 shared memory
+// (weights through the type's dequant4, activations from f32). Each subgroup
+// owns WM x WN warp tiles (WM/16 x WN/16 accumulators of 16x16, f32).
 //   W: nrows x ncols (quantized rows), x: ntok x ncols f32, y: ntok x nrows f32
+// The tile shape comes from the build (meson.build's matmul_cm configurations,
+// picked by vk_ops.cpp); the defaults below are the 64x64 shape.
+// Pipelining: slice i+1 is read from global memory into registers while the
+// products run on slice i, then written to the other half of a double buffer,
+// so each slice costs one workgroup barrier.
 // Written against GL_NV_cooperative_matrix (what Debian 12's glslang knows);
 // the build rewrites the SPIR-V to SPV_KHR_cooperative_matrix
 // (spirv/coopmat_nv_to_khr.py), so the host only needs VK_KHR_cooperative_matrix.
@@ -17,108 +22,183 @@
 #include "push.h"
 #include "dequant.glsl"
 
+#ifndef BM
 #define BM 64u
-#define BN 64u  // load_slice assumes BN == BM
-#define BK 32u
-#define WM 32u  // warp tile: rows
-#define WN 32u  // warp tile: tokens
-#define WARP_TILES ((BM / WM) * (BN / WN))
-// Subgroups of up to 64 lanes: 128 lanes make 2 to 4 subgroups, so one
-// subgroup owns at most 2 warp tiles (wave64 on RDNA; 1 on NVIDIA's 32).
-#define TILES_PER_SG 2u
+#endif
+#ifndef BN
+#define BN 64u
+#endif
+#define BK 32u  // two K steps of 16 (spelled out in the K loop)
+// Warp tile and how many warp tiles one subgroup may own (WARP_TILES /
+// subgroups, rounded up): plain integers, the preprocessor picks the
+// spelled-out code by them. The host only picks a build where
+// (LANES / subgroup size) * TILES_PER_SG covers WARP_TILES (vk_ops.cpp).
+#ifndef WM
+#define WM 32  // rows: 32 or 64
+#endif
+#define WN 32  // tokens
+#ifndef TILES_PER_SG
+#define TILES_PER_SG 2  // 1 or 2
+#endif
+#ifndef LANES
 #define LANES 128u
-#define LDA (BK + 8u)  // f16 row stride of the input tiles; the pad keeps rows on distinct banks
-#define LDC (BM + 4u)  // f32 stride of the staged output, [token][row]
-layout(local_size_x = 128) in;
+#endif
+#define FM (WM / 16)  // accumulators per warp tile: FM rows x FN tokens of 16x16
+#define FN (WN / 16)
+#define WARP_TILES ((BM / WM) * (BN / WN))
+layout(local_size_x = LANES) in;
 
 #define HalfFrag fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
 #define FloatFrag fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
 
-shared float16_t w_sh[BM * LDA];  // [row][k]: operand A, row-major
-shared float16_t x_sh[BN * LDA];  // [token][k]: operand B (k x token), column-major
-shared float c_sh[BN * LDC];      // [token][row]: accumulators for the epilogue
+// f16 tiles stored 4 halves to a uvec2: the cooperative loads count offsets
+// and strides in array elements (as NVIDIA's samples load f16 matrices from
+// uvec4 arrays; glslang has no f16-vector overloads), and the fill writes one
+// group of 4 values with one 8-byte store. The row stride LDV = BK/4 + 2
+// (BK + 8 halves) puts the 8 rows of each 8x8 piece the hardware reads on
+// distinct banks.
+#define LDV (BK / 4u + 2u)
+#define W_SLICE (BM * LDV)
+#define X_SLICE (BN * LDV)
+shared uvec2 w_sh[2u * W_SLICE];  // two slices of [row][k]: operand A, row-major
+shared uvec2 x_sh[2u * X_SLICE];  // two slices of [token][k]: operand B (k x token), column-major
+shared float stage[WARP_TILES * 256u];  // one 16x16 accumulator per warp tile, for the epilogue
 
-#define FILL_ITERS (BM * (BK / 4u) / LANES)  // groups of 4 per lane and operand (BM == BN)
+#define GROUPS (BK / 4u)                 // groups of 4 values per row of a slice
+// LANES must divide BM * GROUPS and BN * GROUPS (true of every configuration).
+#define FILL_W (BM * GROUPS / LANES)     // weight groups per lane and slice
+#define FILL_X (BN * GROUPS / LANES)     // activation groups per lane and slice
 
 // This lane's share of the K slice at k0, read from global memory into
-// registers one slice ahead, so the loads are in flight during the products
-// on the previous slice. Rows, tokens and columns past the matrix read as zero.
-void load_slice(uint tid, uint row0, uint tok0, uint k0, out vec4 w[FILL_ITERS], out vec4 xv[FILL_ITERS]) {
-  const uint groups = BK / 4u;
-  [[unroll]] for (uint it = 0u; it < FILL_ITERS; ++it) {
-    uint idx = tid + LANES * it, r = idx / groups, k = k0 + 4u * (idx % groups);
+// registers (a slice ahead of the products). Rows, tokens and columns past
+// the matrix read as zero.
+void load_slice(uint tid, uint row0, uint tok0, uint k0, out vec4 w[FILL_W], out vec4 xv[FILL_X]) {
+  [[unroll]] for (uint it = 0u; it < FILL_W; ++it) {
+    uint idx = tid + LANES * it, r = row0 + idx / GROUPS, k = k0 + 4u * (idx % GROUPS);
     w[it] = vec4(0.0);
+    if (r < pc.nrows && k < pc.ncols) w[it] = dequant4_at(pc.weight, r * pc.row_bytes, k);
+  }
+  [[unroll]] for (uint it = 0u; it < FILL_X; ++it) {
+    uint idx = tid + LANES * it, t = tok0 + idx / GROUPS, k = k0 + 4u * (idx % GROUPS);
     xv[it] = vec4(0.0);
-    if (row0 + r < pc.nrows && k < pc.ncols) w[it] = dequant4_at(pc.weight, (row0 + r) * pc.row_bytes, k);
-    if (tok0 + r < pc.ntok && k < pc.ncols) xv[it] = Vec4s(pc.x).v[((tok0 + r) * pc.ncols + k) >> 2];
+    if (t < pc.ntok && k < pc.ncols) xv[it] = Vec4s(pc.x).v[(t * pc.ncols + k) >> 2];
   }
 }
 
-// The registers of load_slice, converted to f16, into the shared tiles.
-void store_slice(uint tid, vec4 w[FILL_ITERS], vec4 xv[FILL_ITERS]) {
-  const uint groups = BK / 4u;
-  [[unroll]] for (uint it = 0u; it < FILL_ITERS; ++it) {
-    uint idx = tid + LANES * it, o = (idx / groups) * LDA + 4u * (idx % groups);
-    for (uint c = 0u; c < 4u; ++c) {
-      w_sh[o + c] = float16_t(w[it][c]);
-      x_sh[o + c] = float16_t(xv[it][c]);
-    }
+uvec2 to_halves(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+
+// The registers of load_slice, converted to f16, into slice buffer buf.
+void store_slice(uint tid, uint buf, vec4 w[FILL_W], vec4 xv[FILL_X]) {
+  [[unroll]] for (uint it = 0u; it < FILL_W; ++it) {
+    uint idx = tid + LANES * it;
+    w_sh[buf * W_SLICE + (idx / GROUPS) * LDV + idx % GROUPS] = to_halves(w[it]);
+  }
+  [[unroll]] for (uint it = 0u; it < FILL_X; ++it) {
+    uint idx = tid + LANES * it;
+    x_sh[buf * X_SLICE + (idx / GROUPS) * LDV + idx % GROUPS] = to_halves(xv[it]);
   }
 }
 
 // First row and token of warp tile wt inside the workgroup tile.
 uvec2 warp_origin(uint wt) { return uvec2((wt % (BM / WM)) * WM, (wt / (BM / WM)) * WN); }
 
-void main() {
-  uint tid = gl_LocalInvocationID.x;
-  uint row0 = gl_WorkGroupID.x * BM, tok0 = gl_WorkGroupID.y * BN;
-  uint sg = gl_SubgroupID, nsg = gl_NumSubgroups;
-  FloatFrag acc[TILES_PER_SG][2][2];
-  [[unroll]] for (uint t = 0u; t < TILES_PER_SG; ++t)
-    [[unroll]] for (uint i = 0u; i < 2u; ++i)
-      [[unroll]] for (uint j = 0u; j < 2u; ++j) acc[t][i][j] = FloatFrag(0.0);
-
-  vec4 w[FILL_ITERS], xv[FILL_ITERS];
-  load_slice(tid, row0, tok0, 0u, w, xv);
-  for (uint k0 = 0u; k0 < pc.ncols; k0 += BK) {
-    store_slice(tid, w, xv);
-    barrier();
-    if (k0 + BK < pc.ncols) load_slice(tid, row0, tok0, k0 + BK, w, xv);
-    [[unroll]] for (uint kk = 0u; kk < BK; kk += 16u) {
-      [[unroll]] for (uint t = 0u; t < TILES_PER_SG; ++t) {
-        uint wt = sg + t * nsg;
-        if (wt >= WARP_TILES) continue;  // uniform in the subgroup
-        uvec2 o = warp_origin(wt);
-        HalfFrag a[2];
-        [[unroll]] for (uint i = 0u; i < 2u; ++i)
-          coopMatLoadNV(a[i], w_sh, (o.x + 16u * i) * LDA + kk, LDA, false);
-        [[unroll]] for (uint j = 0u; j < 2u; ++j) {
-          HalfFrag b;
-          coopMatLoadNV(b, x_sh, (o.y + 16u * j) * LDA + kk, LDA, true);
-          [[unroll]] for (uint i = 0u; i < 2u; ++i) acc[t][i][j] = coopMatMulAddNV(a[i], b, acc[t][i][j]);
-        }
-      }
-    }
-    barrier();
-  }
-
-  [[unroll]] for (uint t = 0u; t < TILES_PER_SG; ++t) {
-    uint wt = sg + t * nsg;
-    if (wt >= WARP_TILES) continue;
-    uvec2 o = warp_origin(wt);
-    [[unroll]] for (uint i = 0u; i < 2u; ++i)
-      [[unroll]] for (uint j = 0u; j < 2u; ++j)
-        coopMatStoreNV(acc[t][i][j], c_sh, (o.y + 16u * j) * LDC + o.x + 16u * i, LDC, true);
-  }
-  barrier();
-  // Epilogue: consecutive lanes write consecutive rows of one token.
-  for (uint idx = tid; idx < BM * BN; idx += LANES) {
-    uint r = row0 + idx % BM, t = tok0 + idx / BM;
+// Adds bias and the old y (as the push flags say) to one staged 16x16
+// accumulator (column-major: [token][row]) and writes it; lanes take
+// consecutive rows of a token.
+void write_fragment(uint slot, uint r0, uint t0) {
+  for (uint e = gl_SubgroupInvocationID; e < 256u; e += gl_SubgroupSize) {
+    uint r = r0 + e % 16u, t = t0 + e / 16u;
     if (r >= pc.nrows || t >= pc.ntok) continue;
-    float s = c_sh[(idx / BM) * LDC + idx % BM];
+    float s = stage[slot * 256u + e];
     uint o = t * pc.nrows + r;
     if (pc.bias != 0ul) s += Floats(pc.bias).f[r];
     if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[o];
     Floats(pc.y).f[o] = s;
   }
+}
+
+// Products of warp tile t (the subgroup's t-th) for the K step at uvec2
+// offset kk of slice buffer buf, into accumulators acc.
+#define TILE_PRODUCTS(t, acc, kk)                                                                 \
+  {                                                                                               \
+    uint wt = sg + (t) * nsg;                                                                     \
+    if (wt < WARP_TILES) { /* uniform in the subgroup */                                         \
+      uvec2 o = warp_origin(wt);                                                                  \
+      HalfFrag a[FM], b[FN];                                                                      \
+      [[unroll]] for (uint i = 0u; i < FM; ++i)                                                   \
+        coopMatLoadNV(a[i], w_sh, buf * W_SLICE + (o.x + 16u * i) * LDV + (kk), LDV, false);      \
+      [[unroll]] for (uint j = 0u; j < FN; ++j)                                                   \
+        coopMatLoadNV(b[j], x_sh, buf * X_SLICE + (o.y + 16u * j) * LDV + (kk), LDV, true);       \
+      [[unroll]] for (uint i = 0u; i < FM; ++i)                                                   \
+        [[unroll]] for (uint j = 0u; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]); \
+    }                                                                                             \
+  }
+#if TILES_PER_SG > 1
+#define K_STEP(kk) TILE_PRODUCTS(0u, acc0, kk) TILE_PRODUCTS(1u, acc1, kk)
+#else
+#define K_STEP(kk) TILE_PRODUCTS(0u, acc0, kk)
+#endif
+
+// Stages fragment (i, j) of warp tile wt (origin o) and writes it out.
+#define EPILOGUE_FRAG(acc, i, j)                                         \
+  coopMatStoreNV(acc[i][j], stage, wt * 256u, 16u, true);               \
+  subgroupMemoryBarrierShared();                                        \
+  subgroupBarrier();                                                    \
+  write_fragment(wt, row0 + o.x + 16u * (i), tok0 + o.y + 16u * (j));   \
+  subgroupBarrier(); /* the slot is written again by the next fragment */
+#if FM > 2
+#define EPILOGUE_LOW_ROWS(acc) EPILOGUE_FRAG(acc, 2, 0) EPILOGUE_FRAG(acc, 2, 1) \
+                               EPILOGUE_FRAG(acc, 3, 0) EPILOGUE_FRAG(acc, 3, 1)
+#else
+#define EPILOGUE_LOW_ROWS(acc)
+#endif
+#define EPILOGUE(t, acc)                                                          \
+  {                                                                               \
+    uint wt = sg + (t) * nsg;                                                     \
+    if (wt < WARP_TILES) {                                                        \
+      uvec2 o = warp_origin(wt);                                                  \
+      EPILOGUE_FRAG(acc, 0, 0) EPILOGUE_FRAG(acc, 0, 1)                           \
+      EPILOGUE_FRAG(acc, 1, 0) EPILOGUE_FRAG(acc, 1, 1)                           \
+      EPILOGUE_LOW_ROWS(acc)                                                      \
+    }                                                                             \
+  }
+
+void main() {
+  uint tid = gl_LocalInvocationID.x;
+  uint row0 = gl_WorkGroupID.x * BM, tok0 = gl_WorkGroupID.y * BN;
+  uint sg = gl_SubgroupID, nsg = gl_NumSubgroups;
+  // The fragments of each warp tile a subgroup owns (acc0, acc1), indexed
+  // only by constants: the loops over them are unrolled by hand (macros
+  // below) or by spirv-opt (innermost [[unroll]] loops), so they stay in registers.
+  FloatFrag acc0[FM][FN];
+  [[unroll]] for (uint i = 0u; i < FM; ++i)
+    [[unroll]] for (uint j = 0u; j < FN; ++j) acc0[i][j] = FloatFrag(0.0);
+#if TILES_PER_SG > 1
+  FloatFrag acc1[FM][FN];
+  [[unroll]] for (uint i = 0u; i < FM; ++i)
+    [[unroll]] for (uint j = 0u; j < FN; ++j) acc1[i][j] = FloatFrag(0.0);
+#endif
+
+  vec4 w[FILL_W], xv[FILL_X];
+  load_slice(tid, row0, tok0, 0u, w, xv);
+  store_slice(tid, 0u, w, xv);
+  barrier();
+  uint buf = 0u;
+  for (uint k0 = 0u; k0 < pc.ncols; k0 += BK) {
+    bool more = k0 + BK < pc.ncols;
+    if (more) load_slice(tid, row0, tok0, k0 + BK, w, xv);
+    K_STEP(0u)  // halves 0..15 of the slice
+    K_STEP(4u)  // halves 16..31 (offsets in uvec2 of 4 halves)
+    // The other buffer was last read before the previous barrier.
+    if (more) store_slice(tid, buf ^ 1u, w, xv);
+    barrier();
+    buf ^= 1u;
+  }
+
+  // Epilogue: each subgroup stages its accumulators one at a time in its
+  // warp tile's slot and writes them out with bias / accumulation.
+  EPILOGUE(0, acc0)
+#if TILES_PER_SG > 1
+  EPILOGUE(1, acc1)
+#endif
 }

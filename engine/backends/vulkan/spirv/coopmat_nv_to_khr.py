@@ -30,6 +30,11 @@ OP_UNDEF, OP_VARIABLE, OP_LOAD, OP_STORE = 1, 59, 61, 62
 OP_ACCESS_CHAIN, OP_IN_BOUNDS_ACCESS_CHAIN = 65, 66
 OP_COPY_OBJECT, OP_SELECT, OP_PHI = 83, 169, 245
 STORAGE_FUNCTION = 7
+# Instructions that cannot take a matrix value but carry literal words, which
+# could equal a matrix's id (OpConstant 3400, LocalSize 256): source, names,
+# strings, lines, extensions, memory model, entry point, execution mode,
+# capability, int/float types, constants, decorations, merges and switch.
+LITERAL_OPS = {3, 5, 6, 7, 8, OP_EXTENSION, 11, 14, 15, 16, OP_CAPABILITY, 21, 22, OP_CONSTANT, 71, 72, 246, 247, 251}
 
 NV = {'type': 5358, 'load': 5359, 'store': 5360, 'muladd': 5361, 'length': 5362, 'cap': 5357}
 KHR = {'type': 4456, 'load': 4457, 'store': 4458, 'muladd': 4459, 'length': 4460, 'cap': 6022}
@@ -199,7 +204,7 @@ def check_movable(mod, uf, moved):
              NV['muladd']}
     moved_ids = {x for x in uf.parent if uf.find(x) in moved}
     for ins in mod.insts:
-        if ins[0] in known or ins[0] in (OP_EXTENSION, 5, 6, 71, 72):  # names and decorations
+        if ins[0] in known or ins[0] in LITERAL_OPS:
             continue
         hit = moved_ids.intersection(ins[1:])
         if hit:
