@@ -74,6 +74,9 @@ constexpr uint32_t kHeadKernelMaxKeys = 256;
 
 bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
   if (k != AttentionKernel::Auto) return k == AttentionKernel::PerHead;
+  // Prompts that attention_prompt cannot take: the blocked kernel's
+  // shared-memory tiles were 4x slower on an H100 at 512 tokens.
+  if (p.ntok > Ops::kMatvecMaxTokens) return true;
   return p.pos0 + p.ntok <= kHeadKernelMaxKeys;
 }
 
