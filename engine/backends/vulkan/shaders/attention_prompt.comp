@@ -18,6 +18,7 @@
 #include "common.glsl"
 #include "push.h"
 #extension GL_KHR_shader_subgroup_shuffle : require
+#extension GL_EXT_control_flow_attributes : require  // [[unroll]]: register arrays stay in registers
 
 #if defined(ATTNP_Q64)
 #define WG_SIZE ATTNP_Q64_WG
@@ -78,7 +79,7 @@ uint row_offset(uint r) { return (min(q0 + r, last_tok) * pc.n_head + head) * D;
 #ifdef HEAD_DIM
 uvec4 k_st[NST], v_st[NST];
 void stage_load(uint k0, uint key_end) {
-  for (uint u = 0u; u < NST; ++u) {
+  [[unroll]] for (uint u = 0u; u < NST; ++u) {
     uint i = tid + u * WG_SIZE, key = k0 + i / (D4 / 2u), c = i % (D4 / 2u);
     bool ok = i < BK * D4 / 2u && key < key_end;
     uint off = ((key * pc.n_head_kv + kvh) * pairs) / 4u + c;
@@ -87,7 +88,7 @@ void stage_load(uint k0, uint key_end) {
   }
 }
 void stage_store() {
-  for (uint u = 0u; u < NST; ++u) {
+  [[unroll]] for (uint u = 0u; u < NST; ++u) {
     uint i = tid + u * WG_SIZE, key = i / (D4 / 2u), c = i % (D4 / 2u);
     if (i >= BK * D4 / 2u) break;
     uvec4 w = k_st[u];
@@ -99,7 +100,7 @@ void stage_store() {
 #else
 uint k_st[NST], v_st[NST];
 void stage_load(uint k0, uint key_end) {
-  for (uint u = 0u; u < NST; ++u) {
+  [[unroll]] for (uint u = 0u; u < NST; ++u) {
     uint i = tid + u * WG_SIZE, key = k0 + i / pairs, c = i % pairs;
     bool ok = i < BK * pairs && key < key_end;
     uint off = (key * pc.n_head_kv + kvh) * pairs + c;
@@ -108,7 +109,7 @@ void stage_load(uint k0, uint key_end) {
   }
 }
 void stage_store() {
-  for (uint u = 0u; u < NST; ++u) {
+  [[unroll]] for (uint u = 0u; u < NST; ++u) {
     uint i = tid + u * WG_SIZE;
     if (i >= BK * pairs) break;
     k_sh[(i / pairs) * (pairs + 1u) + i % pairs] = unpackHalf2x16(k_st[u]);
@@ -119,34 +120,34 @@ void stage_store() {
 
 // s[i][j] = q_(qg + i QG) . k_(kg + j KG) for this thread's TQ x TK scores.
 void score_tile(uint qg, uint kg, inout float s[TQ][TK]) {
-  for (uint i = 0u; i < TQ; ++i)
-    for (uint j = 0u; j < TK; ++j) s[i][j] = 0.0;
+  [[unroll]] for (uint i = 0u; i < TQ; ++i)
+    [[unroll]] for (uint j = 0u; j < TK; ++j) s[i][j] = 0.0;
 #ifdef HEAD_DIM
 #ifdef Q_GLOBAL
   uint qb[TQ];
-  for (uint i = 0u; i < TQ; ++i) qb[i] = row_offset(qg + i * QG) / 4u;
+  [[unroll]] for (uint i = 0u; i < TQ; ++i) qb[i] = row_offset(qg + i * QG) / 4u;
 #endif
   for (uint d = 0u; d < D4; ++d) {
     vec4 q[TQ], k[TK];
-    for (uint i = 0u; i < TQ; ++i)
+    [[unroll]] for (uint i = 0u; i < TQ; ++i)
 #ifdef Q_GLOBAL
       q[i] = Vec4s(pc.q).v[qb[i] + d];
 #else
       q[i] = q_sh[(qg + i * QG) * KS4 + d];
 #endif
-    for (uint j = 0u; j < TK; ++j) k[j] = k_sh[(kg + j * KG) * KS4 + d];
-    for (uint i = 0u; i < TQ; ++i)
-      for (uint j = 0u; j < TK; ++j) s[i][j] += dot(q[i], k[j]);
+    [[unroll]] for (uint j = 0u; j < TK; ++j) k[j] = k_sh[(kg + j * KG) * KS4 + d];
+    [[unroll]] for (uint i = 0u; i < TQ; ++i)
+      [[unroll]] for (uint j = 0u; j < TK; ++j) s[i][j] += dot(q[i], k[j]);
   }
 #else
   uint qb[TQ];
-  for (uint i = 0u; i < TQ; ++i) qb[i] = row_offset(qg + i * QG) / 2u;
+  [[unroll]] for (uint i = 0u; i < TQ; ++i) qb[i] = row_offset(qg + i * QG) / 2u;
   for (uint d = 0u; d < pairs; ++d) {
     vec2 q[TQ], k[TK];
-    for (uint i = 0u; i < TQ; ++i) q[i] = Vec2s(pc.q).v[qb[i] + d];
-    for (uint j = 0u; j < TK; ++j) k[j] = k_sh[(kg + j * KG) * (pairs + 1u) + d];
-    for (uint i = 0u; i < TQ; ++i)
-      for (uint j = 0u; j < TK; ++j) s[i][j] += dot(q[i], k[j]);
+    [[unroll]] for (uint i = 0u; i < TQ; ++i) q[i] = Vec2s(pc.q).v[qb[i] + d];
+    [[unroll]] for (uint j = 0u; j < TK; ++j) k[j] = k_sh[(kg + j * KG) * (pairs + 1u) + d];
+    [[unroll]] for (uint i = 0u; i < TQ; ++i)
+      [[unroll]] for (uint j = 0u; j < TK; ++j) s[i][j] += dot(q[i], k[j]);
   }
 #endif
 }
@@ -185,19 +186,19 @@ void main() {
   // S roles: rows qg + i QG, keys kg + j KG; running max m and sum l per row.
   uint kg = tid % KG, qg = tid / KG;
   float m[TQ], l[TQ];
-  for (uint i = 0u; i < TQ; ++i) m[i] = NEG_INF, l[i] = 0.0;
+  [[unroll]] for (uint i = 0u; i < TQ; ++i) m[i] = NEG_INF, l[i] = 0.0;
 
   // PV roles: rows ro + i (TO adjacent rows), dimension group dg.
 #ifdef HEAD_DIM
   uint dg = tid % DG, ro = (tid / DG) * TO;
   vec4 acc[TO][2];
-  for (uint i = 0u; i < TO; ++i) acc[i][0] = acc[i][1] = vec4(0.0);
+  [[unroll]] for (uint i = 0u; i < TO; ++i) acc[i][0] = acc[i][1] = vec4(0.0);
 #else
   // Generic: one word (2 dims) per thread, rows ro + i RGg for i < TOg.
   uint rgn = WG_SIZE / pairs, dg = tid % pairs, ro = tid / pairs;
   uint to_n = ro < rgn ? (BQ - ro + rgn - 1u) / rgn : 0u;
   vec2 acc[TO_MAX];
-  for (uint i = 0u; i < TO_MAX; ++i) acc[i] = vec2(0.0);
+  [[unroll]] for (uint i = 0u; i < TO_MAX; ++i) acc[i] = vec2(0.0);
 #endif
 
   for (uint tile = 0u; tile < n_tiles; ++tile) {
@@ -211,17 +212,17 @@ void main() {
     score_tile(qg, kg, s);
     // Masks only where a key may be past a row's last (the block's first row sees pos0 + q0).
     bool diagonal = k0 + BK > pc.pos0 + q0 + 1u;
-    for (uint i = 0u; i < TQ; ++i) {
+    [[unroll]] for (uint i = 0u; i < TQ; ++i) {
       uint r = qg + i * QG, last_key = pc.pos0 + min(q0 + r, last_tok);
       float mx = NEG_INF;
-      for (uint j = 0u; j < TK; ++j) {
+      [[unroll]] for (uint j = 0u; j < TK; ++j) {
         float v = s[i][j] * pc.scale;
         s[i][j] = !diagonal || k0 + kg + j * KG <= last_key ? v : NEG_INF;
         mx = max(mx, s[i][j]);
       }
       // Every row sees key 0, so m_new is finite from the first tile on.
       float m_new = max(m[i], row_max(mx)), sum = 0.0;
-      for (uint j = 0u; j < TK; ++j) {
+      [[unroll]] for (uint j = 0u; j < TK; ++j) {
         float p = exp(s[i][j] - m_new);
         p_sh[(kg + j * KG) * PS + r] = p;
         sum += p;
@@ -234,34 +235,34 @@ void main() {
     barrier();
 
 #ifdef HEAD_DIM
-    for (uint i = 0u; i < TO; ++i) {
+    [[unroll]] for (uint i = 0u; i < TO; ++i) {
       float c = corr_sh[ro + i];
       acc[i][0] *= c, acc[i][1] *= c;
     }
     for (uint j = 0u; j < BK; ++j) {
       uvec4 w = v_sh[j * (D4 / 2u) + dg];
       vec4 v0 = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), v1 = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-      for (uint i = 0u; i < TO; ++i) {
+      [[unroll]] for (uint i = 0u; i < TO; ++i) {
         float p = p_sh[j * PS + ro + i];
         acc[i][0] += p * v0, acc[i][1] += p * v1;
       }
     }
 #else
-    for (uint i = 0u; i < TO_MAX; ++i)
+    [[unroll]] for (uint i = 0u; i < TO_MAX; ++i)
       if (i < to_n) acc[i] *= corr_sh[ro + i * rgn];
     for (uint j = 0u; j < BK && to_n > 0u; ++j) {
       vec2 v = unpackHalf2x16(v_sh[j * pairs + dg]);
-      for (uint i = 0u; i < TO_MAX; ++i)
+      [[unroll]] for (uint i = 0u; i < TO_MAX; ++i)
         if (i < to_n) acc[i] += p_sh[j * PS + ro + i * rgn] * v;
     }
 #endif
   }
 
   if (kg == 0u)
-    for (uint i = 0u; i < TQ; ++i) l_sh[qg + i * QG] = l[i];
+    [[unroll]] for (uint i = 0u; i < TQ; ++i) l_sh[qg + i * QG] = l[i];
   barrier();
 #ifdef HEAD_DIM
-  for (uint i = 0u; i < TO; ++i) {
+  [[unroll]] for (uint i = 0u; i < TO; ++i) {
     uint r = ro + i;
     if (q0 + r > last_tok) break;
     uint o = row_offset(r) / 4u + 2u * dg;
@@ -270,7 +271,7 @@ void main() {
     Vec4s(pc.dst).v[o + 1u] = acc[i][1] * inv;
   }
 #else
-  for (uint i = 0u; i < TO_MAX; ++i) {
+  [[unroll]] for (uint i = 0u; i < TO_MAX; ++i) {
     uint r = ro + i * rgn;
     if (i >= to_n || q0 + r > last_tok) break;
     Vec2s(pc.dst).v[row_offset(r) / 2u + dg] = acc[i] / l_sh[r];
