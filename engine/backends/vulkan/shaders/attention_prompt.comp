@@ -162,6 +162,90 @@ float row_sum(float v) {
   return v;
 }
 
+// S roles: rows qg + i QG, keys kg + j KG, with each row's running max m and sum l.
+uint kg, qg;
+float m[TQ], l[TQ];
+// PV roles: dimension group dg (8 dims; generic: 2) of rows ro + i (generic: ro + i rgn).
+uint dg, ro;
+#ifdef HEAD_DIM
+vec4 acc[TO][2];
+#else
+uint rgn, to_n;
+vec2 acc[TO_MAX];
+#endif
+
+// Scores of keys [k0, k0 + BK) -> probabilities in p_sh, corr_sh; updates m and l.
+// Masks only where a key may be past a row's last (the block's first row sees pos0 + q0).
+void softmax_tile(uint k0, inout float s[TQ][TK]) {
+  bool diagonal = k0 + BK > pc.pos0 + q0 + 1u;
+  [[unroll]] for (uint i = 0u; i < TQ; ++i) {
+    uint r = qg + i * QG, last_key = pc.pos0 + min(q0 + r, last_tok);
+    float mx = NEG_INF;
+    [[unroll]] for (uint j = 0u; j < TK; ++j) {
+      float v = s[i][j] * pc.scale;
+      s[i][j] = !diagonal || k0 + kg + j * KG <= last_key ? v : NEG_INF;
+      mx = max(mx, s[i][j]);
+    }
+    // Every row sees key 0, so m_new is finite from the first tile on.
+    float m_new = max(m[i], row_max(mx)), sum = 0.0;
+    [[unroll]] for (uint j = 0u; j < TK; ++j) {
+      float p = exp(s[i][j] - m_new);
+      p_sh[(kg + j * KG) * PS + r] = p;
+      sum += p;
+    }
+    float corr = exp(m[i] - m_new);
+    l[i] = l[i] * corr + row_sum(sum);
+    m[i] = m_new;
+    if (kg == 0u) corr_sh[r] = corr;
+  }
+}
+
+// O = O * corr + P V for this thread's rows and dimensions.
+void accumulate_pv() {
+#ifdef HEAD_DIM
+  [[unroll]] for (uint i = 0u; i < TO; ++i) {
+    float c = corr_sh[ro + i];
+    acc[i][0] *= c, acc[i][1] *= c;
+  }
+  for (uint j = 0u; j < BK; ++j) {
+    uvec4 w = v_sh[j * (D4 / 2u) + dg];
+    vec4 v0 = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), v1 = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+    [[unroll]] for (uint i = 0u; i < TO; ++i) {
+      float p = p_sh[j * PS + ro + i];
+      acc[i][0] += p * v0, acc[i][1] += p * v1;
+    }
+  }
+#else
+  [[unroll]] for (uint i = 0u; i < TO_MAX; ++i)
+    if (i < to_n) acc[i] *= corr_sh[ro + i * rgn];
+  for (uint j = 0u; j < BK && to_n > 0u; ++j) {
+    vec2 v = unpackHalf2x16(v_sh[j * pairs + dg]);
+    [[unroll]] for (uint i = 0u; i < TO_MAX; ++i)
+      if (i < to_n) acc[i] += p_sh[j * PS + ro + i * rgn] * v;
+  }
+#endif
+}
+
+// dst = O / l for the rows of the batch (l_sh published).
+void write_output() {
+#ifdef HEAD_DIM
+  [[unroll]] for (uint i = 0u; i < TO; ++i) {
+    uint r = ro + i;
+    if (q0 + r > last_tok) break;
+    uint o = row_offset(r) / 4u + 2u * dg;
+    float inv = 1.0 / l_sh[r];
+    Vec4s(pc.dst).v[o] = acc[i][0] * inv;
+    Vec4s(pc.dst).v[o + 1u] = acc[i][1] * inv;
+  }
+#else
+  [[unroll]] for (uint i = 0u; i < TO_MAX; ++i) {
+    uint r = ro + i * rgn;
+    if (i >= to_n || q0 + r > last_tok) break;
+    Vec2s(pc.dst).v[row_offset(r) / 2u + dg] = acc[i] / l_sh[r];
+  }
+#endif
+}
+
 void main() {
   tid = gl_LocalInvocationID.x;
 #ifndef HEAD_DIM
@@ -182,22 +266,14 @@ void main() {
   for (uint i = tid; i < BQ * D4; i += WG_SIZE)
     q_sh[(i / D4) * KS4 + i % D4] = Vec4s(pc.q).v[row_offset(i / D4) / 4u + i % D4];
 #endif
-
-  // S roles: rows qg + i QG, keys kg + j KG; running max m and sum l per row.
-  uint kg = tid % KG, qg = tid / KG;
-  float m[TQ], l[TQ];
+  kg = tid % KG, qg = tid / KG;
   [[unroll]] for (uint i = 0u; i < TQ; ++i) m[i] = NEG_INF, l[i] = 0.0;
-
-  // PV roles: rows ro + i (TO adjacent rows), dimension group dg.
 #ifdef HEAD_DIM
-  uint dg = tid % DG, ro = (tid / DG) * TO;
-  vec4 acc[TO][2];
+  dg = tid % DG, ro = (tid / DG) * TO;
   [[unroll]] for (uint i = 0u; i < TO; ++i) acc[i][0] = acc[i][1] = vec4(0.0);
 #else
-  // Generic: one word (2 dims) per thread, rows ro + i RGg for i < TOg.
-  uint rgn = WG_SIZE / pairs, dg = tid % pairs, ro = tid / pairs;
-  uint to_n = ro < rgn ? (BQ - ro + rgn - 1u) / rgn : 0u;
-  vec2 acc[TO_MAX];
+  rgn = WG_SIZE / pairs, dg = tid % pairs, ro = tid / pairs;
+  to_n = ro < rgn ? (BQ - ro + rgn - 1u) / rgn : 0u;
   [[unroll]] for (uint i = 0u; i < TO_MAX; ++i) acc[i] = vec2(0.0);
 #endif
 
@@ -207,74 +283,15 @@ void main() {
     stage_store();
     if (tile + 1u < n_tiles) stage_load(k0 + BK, key_end);
     barrier();
-
     float s[TQ][TK];
     score_tile(qg, kg, s);
-    // Masks only where a key may be past a row's last (the block's first row sees pos0 + q0).
-    bool diagonal = k0 + BK > pc.pos0 + q0 + 1u;
-    [[unroll]] for (uint i = 0u; i < TQ; ++i) {
-      uint r = qg + i * QG, last_key = pc.pos0 + min(q0 + r, last_tok);
-      float mx = NEG_INF;
-      [[unroll]] for (uint j = 0u; j < TK; ++j) {
-        float v = s[i][j] * pc.scale;
-        s[i][j] = !diagonal || k0 + kg + j * KG <= last_key ? v : NEG_INF;
-        mx = max(mx, s[i][j]);
-      }
-      // Every row sees key 0, so m_new is finite from the first tile on.
-      float m_new = max(m[i], row_max(mx)), sum = 0.0;
-      [[unroll]] for (uint j = 0u; j < TK; ++j) {
-        float p = exp(s[i][j] - m_new);
-        p_sh[(kg + j * KG) * PS + r] = p;
-        sum += p;
-      }
-      float corr = exp(m[i] - m_new);
-      l[i] = l[i] * corr + row_sum(sum);
-      m[i] = m_new;
-      if (kg == 0u) corr_sh[r] = corr;
-    }
+    softmax_tile(k0, s);
     barrier();
-
-#ifdef HEAD_DIM
-    [[unroll]] for (uint i = 0u; i < TO; ++i) {
-      float c = corr_sh[ro + i];
-      acc[i][0] *= c, acc[i][1] *= c;
-    }
-    for (uint j = 0u; j < BK; ++j) {
-      uvec4 w = v_sh[j * (D4 / 2u) + dg];
-      vec4 v0 = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)), v1 = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-      [[unroll]] for (uint i = 0u; i < TO; ++i) {
-        float p = p_sh[j * PS + ro + i];
-        acc[i][0] += p * v0, acc[i][1] += p * v1;
-      }
-    }
-#else
-    [[unroll]] for (uint i = 0u; i < TO_MAX; ++i)
-      if (i < to_n) acc[i] *= corr_sh[ro + i * rgn];
-    for (uint j = 0u; j < BK && to_n > 0u; ++j) {
-      vec2 v = unpackHalf2x16(v_sh[j * pairs + dg]);
-      [[unroll]] for (uint i = 0u; i < TO_MAX; ++i)
-        if (i < to_n) acc[i] += p_sh[j * PS + ro + i * rgn] * v;
-    }
-#endif
+    accumulate_pv();
   }
 
   if (kg == 0u)
     [[unroll]] for (uint i = 0u; i < TQ; ++i) l_sh[qg + i * QG] = l[i];
   barrier();
-#ifdef HEAD_DIM
-  [[unroll]] for (uint i = 0u; i < TO; ++i) {
-    uint r = ro + i;
-    if (q0 + r > last_tok) break;
-    uint o = row_offset(r) / 4u + 2u * dg;
-    float inv = 1.0 / l_sh[r];
-    Vec4s(pc.dst).v[o] = acc[i][0] * inv;
-    Vec4s(pc.dst).v[o + 1u] = acc[i][1] * inv;
-  }
-#else
-  [[unroll]] for (uint i = 0u; i < TO_MAX; ++i) {
-    uint r = ro + i * rgn;
-    if (i >= to_n || q0 + r > last_tok) break;
-    Vec2s(pc.dst).v[row_offset(r) / 2u + dg] = acc[i] / l_sh[r];
-  }
-#endif
+  write_output();
 }
