@@ -111,6 +111,7 @@ HALO_PUSH(KvStorePush) {
 // chunk) in tiles of keys_per_tile staged in shared memory. With n_split > 1
 // each workgroup writes a partial (max, sum, unnormalised output) and
 // attention_combine.comp merges them. Ops::attention fills the tiling fields.
+// attention_head.comp and attention_prompt.comp read the fields up to scale.
 #if defined(__cplusplus) || defined(PUSH_ATTENTION)
 HALO_PUSH(AttentionPush) {
   uint64_t q;        // ntok x n_head x head_dim f32
