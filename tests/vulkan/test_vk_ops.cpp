@@ -140,7 +140,8 @@ void check_attention(uint32_t n_head, uint32_t n_head_kv, uint32_t head_dim, uin
 
 TEST(VulkanOps, AttentionMatchesSoftmaxReferenceForPromptAndDecode) {
   HALO_REQUIRE_VULKAN(gpu());
-  for (auto k : {vk::AttentionKernel::Auto, vk::AttentionKernel::PerHead, vk::AttentionKernel::Blocked}) {
+  for (auto k : {vk::AttentionKernel::Auto, vk::AttentionKernel::PerHead, vk::AttentionKernel::Blocked,
+                 vk::AttentionKernel::Prompt}) {
     ForceAttention force(k);
     SCOPED_TRACE("kernel " + std::to_string(static_cast<int>(k)));
     check_attention(4, 2, 64, 37, 0);     // prompt batch, GQA
@@ -177,6 +178,28 @@ TEST(VulkanOps, AttentionPromptTilesMaskEachQuery) {
   check_attention(6, 2, 80, 33, 100);  // GQA 3 splits blocks mid-token
   check_attention(4, 1, 6, 40, 7);     // tiny head: word loads, long key tiles
   check_attention(2, 1, 256, 19, 40);  // the widest head
+}
+
+// attention_prompt.comp in both configurations (32 and 64 query rows a
+// workgroup, 16-key tiles): blocks that end mid-batch, diagonal tiles after
+// a cached prefix, GQA groups, the unrolled head sizes and the generic build.
+TEST(VulkanOps, AttentionPromptKernelMatchesReference) {
+  HALO_REQUIRE_VULKAN(gpu());
+  ForceAttention force(vk::AttentionKernel::Prompt);
+  for (const char* cfg : {"q32", "q64"}) {
+    SCOPED_TRACE(cfg);
+    gpu()->ops->set_attention_prompt_config(cfg);
+    check_attention(4, 4, 128, 77, 0);   // no GQA, from position 0; last block partial
+    check_attention(8, 2, 128, 70, 37);  // GQA 4 after a prefix that ends mid-tile
+    check_attention(16, 2, 64, 40, 16);  // GQA 8, prefix of whole tiles
+    check_attention(6, 2, 64, 129, 5);   // GQA 3, several blocks
+    check_attention(8, 2, 128, 50, 46);  // a block's first row sees all but a tile's last key
+    check_attention(6, 2, 80, 33, 110);  // generic build: head size without its own; as above
+    check_attention(2, 1, 256, 45, 3);   // generic build: the widest head
+    check_attention(4, 2, 36, 17, 0);    // generic build: word-sized rows
+    check_attention(4, 4, 128, 3, 20);   // fewer tokens than a block
+  }
+  gpu()->ops->set_attention_prompt_config("q32");
 }
 
 TEST(VulkanOps, SwigluAndAddMatchReference) {

@@ -76,7 +76,8 @@ constexpr uint32_t kHeadKernelMaxKeys = 256;
 
 bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
   if (k != AttentionKernel::Auto) return k == AttentionKernel::PerHead;
-  // Prompts: the blocked kernel's shared-memory tiles were 4x slower on an H100 at 512 tokens.
+  // Prompts that attention_prompt cannot take: the blocked kernel's
+  // shared-memory tiles were 4x slower on an H100 at 512 tokens.
   if (p.ntok > Ops::kMatvecMaxTokens) return true;
   return p.pos0 + p.ntok <= kHeadKernelMaxKeys;
 }
@@ -86,11 +87,19 @@ bool env_is_zero(const char* name) {
   return v && std::string(v) == "0";
 }
 
+// attention_prompt.comp shares each K/V tile across a query block; its row
+// reductions shuffle across 8 consecutive lanes, so subgroups need 8.
+bool use_prompt_kernel(AttentionKernel k, const AttentionPush& p, uint32_t subgroup_size) {
+  if (k != AttentionKernel::Auto) return k == AttentionKernel::Prompt;
+  return p.ntok > Ops::kMatvecMaxTokens && subgroup_size >= 8;
+}
+
 AttentionKernel attention_kernel_from_env() {
   const char* v = std::getenv("HALO_VULKAN_ATTENTION");
   std::string s = v ? v : "";
   if (s == "head") return AttentionKernel::PerHead;
   if (s == "blocked") return AttentionKernel::Blocked;
+  if (s == "prompt") return AttentionKernel::Prompt;
   return AttentionKernel::Auto;
 }
 
@@ -153,7 +162,9 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
       pipelines_(pipelines),
       attention_kernel_(attention_kernel_from_env()),
       dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")),
-      cm_forced_(env_or_empty("HALO_VULKAN_CM")) {}
+      cm_forced_(env_or_empty("HALO_VULKAN_CM")) {
+  set_attention_prompt_config(env_or_empty("HALO_VULKAN_ATTN_PROMPT"));
+}
 
 bool kernels_support(GgmlType type) { return Pipelines::has("matvec_" + variant_suffix(type)); }
 
@@ -313,6 +324,10 @@ void Ops::attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_byte
       p.n_head % p.n_head_kv != 0)
     throw Error(ErrorKind::InvalidArgument, "Vulkan attention: head_dim must be even and at most 256, and "
                                             "n_head a multiple of n_head_kv");
+  if (use_prompt_kernel(attention_kernel_, p, ctx_.features().subgroup_size)) {
+    attention_prompt(cmd, p);
+    return;
+  }
   if (use_head_kernel(attention_kernel_, p)) {
     std::string shape = profiler_ ? "tok=" + std::to_string(p.ntok) + " keys=" + std::to_string(p.pos0 + p.ntok) : "";
     dispatch(cmd, "attention_head", p, uint64_t{p.ntok} * p.n_head, 1, shape.c_str());
@@ -352,6 +367,21 @@ void Ops::attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_byte
   if (n_split == 1) return;
   compute_to_compute_barrier(cmd);
   dispatch(cmd, "attention_combine", p, uint64_t{p.ntok} * p.n_head, 1, shape.c_str());
+}
+
+void Ops::attention_prompt(VkCommandBuffer cmd, const AttentionPush& p) {
+  const std::string& cfg = prompt_config_;
+  // Head sizes with a build of their own read vec4s: Q, K and V need 16-byte alignment.
+  const std::string sized = "attention_prompt_" + cfg + "_hd" + std::to_string(p.head_dim);
+  const bool aligned = ((p.q | p.k_cache | p.v_cache | p.dst) & 15) == 0;
+  const bool use_sized = aligned && Pipelines::has(sized);
+  const uint32_t rows = use_sized && cfg == "q64" ? ATTNP_Q64_BQ : ATTNP_Q32_BQ;
+  std::string shape;
+  if (profiler_)
+    shape = "tok=" + std::to_string(p.ntok) + " keys=" + std::to_string(p.pos0 + p.ntok) + " rows=" +
+            std::to_string(rows);
+  dispatch(cmd, use_sized ? sized : "attention_prompt", p, uint64_t{ceil_div(p.ntok, rows)} * p.n_head, 1,
+           shape.c_str());
 }
 
 uint64_t Ops::attention_partials_bytes(uint32_t n_head, uint32_t head_dim) {

@@ -45,9 +45,11 @@ struct RopeStore {
 };
 
 // Which attention kernel runs: attention_head.comp (one workgroup per token
-// and head), attention.comp (blocked, keys split across workgroups), or the
-// choice by shape (Auto). HALO_VULKAN_ATTENTION=head|blocked sets the default.
-enum class AttentionKernel { Auto, PerHead, Blocked };
+// and head), attention.comp (blocked, keys split across workgroups),
+// attention_prompt.comp (query tiles, flash-attention style), or the choice
+// by shape (Auto: prompts take attention_prompt). HALO_VULKAN_ATTENTION=
+// head|blocked|prompt sets the default.
+enum class AttentionKernel { Auto, PerHead, Blocked, Prompt };
 
 class Ops {
  public:
@@ -89,6 +91,9 @@ class Ops {
   // split their keys over more workgroups, and a second dispatch (after a
   // barrier recorded here) merges the splits.
   void attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_bytes = 0);
+  // attention_prompt.comp's configuration, q32 or q64 (see push.h); the
+  // default comes from HALO_VULKAN_ATTN_PROMPT, else q32.
+  void set_attention_prompt_config(const std::string& c) { prompt_config_ = c == "q64" ? "q64" : "q32"; }
   // Scratch that lets attention split the keys of batches up to kMatvecMaxTokens.
   static uint64_t attention_partials_bytes(uint32_t n_head, uint32_t head_dim);
   void swiglu(VkCommandBuffer cmd, uint64_t gate, uint64_t up, uint64_t out, uint32_t n);
@@ -101,6 +106,7 @@ class Ops {
   static constexpr uint32_t kDualRowsPerGroup = 2;    // ROWS_PER_WG of the matvec1d builds
 
  private:
+  void attention_prompt(VkCommandBuffer cmd, const AttentionPush& p);
   template <typename Push>
   void dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& push, uint64_t groups_x,
                 uint32_t groups_y = 1, const char* shape = nullptr);
@@ -112,6 +118,7 @@ class Ops {
   // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
   bool dp4a_ = false;
   std::string cm_forced_;
+  std::string prompt_config_ = "q32";
 };
 
 }  // namespace halo::vk

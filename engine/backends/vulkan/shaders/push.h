@@ -120,6 +120,7 @@ HALO_PUSH(KvStorePush) {
 // chunk) in tiles of keys_per_tile staged in shared memory. With n_split > 1
 // each workgroup writes a partial (max, sum, unnormalised output) and
 // attention_combine.comp merges them. Ops::attention fills the tiling fields.
+// attention_head.comp and attention_prompt.comp read the fields up to scale.
 #if defined(__cplusplus) || defined(PUSH_ATTENTION)
 HALO_PUSH(AttentionPush) {
   uint64_t q;        // ntok x n_head x head_dim f32
@@ -158,6 +159,19 @@ HALO_PUSH(AttentionPush) {
 #define ATTN_DECODE_KV_WORDS 3264
 #define ATTN_DECODE_S_FLOATS 512
 #define ATTN_DECODE_ROWS_PER_THREAD 8
+
+// attention_prompt.comp's configurations (HALO_VULKAN_ATTN_PROMPT picks one):
+// query rows per workgroup (BQ) and invocations; key tiles of ATTNP_BK keys.
+// q32 keeps its Q tile in shared memory (32 KiB at head_dim 128, what
+// lavapipe allows) and gives each invocation 2x2 scores and 4 rows x 8 dims
+// of output; q64 reads Q through the cache, shares each K/V tile with twice
+// the rows and doubles the rows per invocation (4x2 scores, 8 rows x 8 dims).
+// The generic build (any even head_dim) has q32's shape.
+#define ATTNP_BK 16u
+#define ATTNP_Q32_WG 128
+#define ATTNP_Q32_BQ 32u
+#define ATTNP_Q64_WG 128
+#define ATTNP_Q64_BQ 64u
 
 // Elementwise: SwiGLU out = silu(a) * b, or add out = a + b.
 #if defined(__cplusplus) || defined(PUSH_ELEMENTWISE)
