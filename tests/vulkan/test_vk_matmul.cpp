@@ -37,9 +37,7 @@ double nmse_bound(GgmlType type, uint32_t ntok, double f32_bound) {
 }
 
 // Runs a test body with the decode matvec's integer builds off, then on
-// (where the device and the type have them), the second time also with a
-// grid of two workgroups, so the resident-input build walks several row sets
-// per workgroup.
+// (where the device and the type have them).
 template <typename Body>
 void with_and_without_int8(GgmlType type, Body body) {
   gpu()->ops->set_integer_dot_products(false);
@@ -48,10 +46,6 @@ void with_and_without_int8(GgmlType type, Body body) {
   if (int8_decode(type, 1)) {
     SCOPED_TRACE("8-bit integer decode");
     body();
-    gpu()->ops->set_matvec_grid(2);
-    SCOPED_TRACE("grid of 2 workgroups");
-    body();
-    gpu()->ops->set_matvec_grid(512);
   }
 }
 

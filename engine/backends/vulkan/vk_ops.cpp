@@ -19,50 +19,22 @@ std::string variant_suffix(GgmlType type) {
 
 uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
 
-// Rows of at most this many columns fit matvec_resident.comp's registers
-// (RESIDENT_PASSES x 64 blocks of 32).
-constexpr uint32_t kResidentMaxCols = 16384;
-
 // The one-token matvec build to use: "matvec1" + the letters of
 // HALO_VULKAN_MATVEC (or, for the gate/up pair, HALO_VULKAN_MATVEC_DUAL) when
 // that build exists for the type (a tuning aid: the builds are listed in
-// meson.build); else, where the device has integer dot products and the type
-// 8-bit builds, the resident-input build ("p") for rows it holds or the
-// per-row-set one ("q"); else the float build.
-std::string decode_kernel(const char* env, const std::string& base, bool dp4a, const std::string& suffix,
-                          uint32_t ncols) {
+// meson.build); else the 8-bit integer build ("q") where the device has
+// integer dot products and the type has one; else the float build.
+std::string decode_kernel(const char* env, const std::string& base, bool dp4a, const std::string& suffix) {
   const char* pick = std::getenv(env);
   if (pick && *pick) {
     std::string k = std::string("matvec1") + pick + "_" + suffix;
     if (Pipelines::has(k)) return k;
   }
-  const std::string resident = "matvec1" + base + "p_" + suffix, quantized = "matvec1" + base + "q_" + suffix;
-  if (dp4a && ncols <= kResidentMaxCols && Pipelines::has(resident)) return resident;
+  const std::string quantized = "matvec1" + base + "q_" + suffix;
   if (dp4a && Pipelines::has(quantized)) return quantized;
   return "matvec1" + base + "_" + suffix;
 }
 
-// Workgroups of a one-token matvec: one per row set, except the
-// resident-input builds, which walk row sets across a grid of at most `cap`.
-uint32_t decode_groups(const std::string& kernel, uint32_t row_sets, uint32_t cap) {
-  bool resident = kernel.rfind("matvec1p", 0) == 0 || kernel.rfind("matvec1dp", 0) == 0;
-  return resident ? std::min(row_sets, cap) : row_sets;
-}
-
-// HALO_VULKAN_MATVEC_GRID, else 512: about four workgroups per SM of an H100.
-uint32_t matvec_grid_from_env() {
-  const char* v = std::getenv("HALO_VULKAN_MATVEC_GRID");
-  long n = v ? std::atol(v) : 0;
-  return n > 0 ? static_cast<uint32_t>(n) : 512u;
-}
-
-// ROWS_PER_WG of a matvec build: its "_r<N>" tag, else the file's default.
-uint32_t rows_per_group(const std::string& kernel, uint32_t fallback) {
-  size_t at = kernel.find("_r");
-  if (at == std::string::npos || at + 2 >= kernel.size() || !std::isdigit(static_cast<unsigned char>(kernel[at + 2])))
-    return fallback;
-  return static_cast<uint32_t>(std::strtoul(kernel.c_str() + at + 2, nullptr, 10));
-}
 
 // attention.comp's two builds and their shared-memory budgets (push.h).
 struct AttentionBuild {
@@ -184,8 +156,7 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
       pipelines_(pipelines),
       attention_kernel_(attention_kernel_from_env()),
       dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")),
-      cm_forced_(env_or_empty("HALO_VULKAN_CM")),
-      matvec_grid_(matvec_grid_from_env()) {
+      cm_forced_(env_or_empty("HALO_VULKAN_CM")) {
   set_attention_prompt_config(env_or_empty("HALO_VULKAN_ATTN_PROMPT"));
 }
 
@@ -245,12 +216,12 @@ void Ops::matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint
   p.pos = rs.pos;
   p.head_dim = rs.head_dim;
   p.rope_dim = rs.rope_dim;
-  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, variant_suffix(w.type), w.ncols);
-  const uint32_t rows = rows_per_group(kernel, kMatvecRowsPerGroup);
+  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, variant_suffix(w.type));
+  const uint32_t rows = kMatvecRowsPerGroup;
   if (rows % 2 != 0 || w.nrows % 2 != 0 || rs.head_dim % 2 != 0 || rs.rope_dim > rs.head_dim)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: the RoPE/cache epilogue needs even rows and head sizes");
   std::string shape = profiler_ ? std::to_string(w.nrows) + "x" + std::to_string(w.ncols) + " rope" : "";
-  dispatch(cmd, kernel, p, decode_groups(kernel, ceil_div(w.nrows, rows), matvec_grid_), 1, shape.c_str());
+  dispatch(cmd, kernel, p, ceil_div(w.nrows, rows), 1, shape.c_str());
 }
 
 void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
@@ -264,9 +235,8 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   if (ntok <= kMatvecMaxTokens) {
     // One token (decode) has its own build with one token's accumulators.
     const std::string kernel =
-        ntok == 1 ? decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, suffix, w.ncols) : "matvec_" + suffix;
-    const uint32_t row_sets = ceil_div(w.nrows, rows_per_group(kernel, kMatvecRowsPerGroup));
-    dispatch(cmd, kernel, p, ntok == 1 ? decode_groups(kernel, row_sets, matvec_grid_) : row_sets, 1, shape.c_str());
+        ntok == 1 ? decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, suffix) : "matvec_" + suffix;
+    dispatch(cmd, kernel, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
     return;
   }
   if (ctx_.features().coopmat_gemm) {
@@ -303,10 +273,9 @@ void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const Weigh
   p.row_bytes = gate.row_bytes;
   p.ntok = 1;
   const std::string kernel =
-      decode_kernel("HALO_VULKAN_MATVEC_DUAL", "d", dp4a_, variant_suffix(gate.type), gate.ncols);
+      decode_kernel("HALO_VULKAN_MATVEC_DUAL", "d", dp4a_, variant_suffix(gate.type));
   std::string shape = profiler_ ? "2x" + std::to_string(gate.nrows) + "x" + std::to_string(gate.ncols) : "";
-  const uint32_t row_sets = ceil_div(gate.nrows, rows_per_group(kernel, kDualRowsPerGroup));
-  dispatch(cmd, kernel, p, decode_groups(kernel, row_sets, matvec_grid_), 1, shape.c_str());
+  dispatch(cmd, kernel, p, ceil_div(gate.nrows, kDualRowsPerGroup), 1, shape.c_str());
 }
 
 void Ops::get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok) {

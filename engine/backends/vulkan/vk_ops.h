@@ -59,8 +59,6 @@ class Ops {
   void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
   void set_integer_dot_products(bool on) { dp4a_ = on && ctx_.features().integer_dot_product; }
   bool integer_dot_products() const { return dp4a_; }
-  // Most workgroups of a resident-input matvec (matvec_resident.comp).
-  void set_matvec_grid(uint32_t groups) { matvec_grid_ = groups > 0 ? groups : 1; }
   // The cooperative-matrix GEMM's tile configuration ("" picks by shape);
   // HALO_VULKAN_CM sets it at construction. A tag that does not fit the
   // device's subgroup size is ignored.
@@ -120,7 +118,6 @@ class Ops {
   // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
   bool dp4a_ = false;
   std::string cm_forced_;
-  uint32_t matvec_grid_ = 512;
   std::string prompt_config_ = "q32";
 };
 

@@ -6,17 +6,20 @@
 // waiting on memory latency). Each input value is loaded once for all the
 // workgroup's rows. Partial sums are reduced per subgroup, then across
 // subgroups through shared memory, once for every row and token.
-// Q4_0 and Q8_0 (the common decode types) split each block between four
-// invocations, consecutive invocations on consecutive bytes; other types go
-// four elements at a time through dequant4. The input may be fused with the
-// RMS norm or the SwiGLU before it (see MatmulPush).
+// Q4_0 and Q8_0 (the common decode types) split each block between
+// LANES_PER_BLOCK invocations, consecutive invocations on consecutive bytes;
+// other types go four elements at a time through dequant4. The input may be
+// fused with the RMS norm or the SwiGLU before it (see MatmulPush).
 //   W: nrows x ncols (quantized rows), x: ntok x ncols f32, y: ntok x nrows f32
 // MV_DUAL builds (one token) run the gate and up projections in one pass
 // over the input (weight2 is up, same type and shape) and write
 // silu(gate x) * (up x), the SwiGLU input of the down projection.
 // MV_DP4A builds (one token, Q4_0 and Q8_0) multiply in 8-bit integers; see
-// accumulate_rows. (Staging the fused input in shared memory first was tried: 1.6x slower on
-// an H100, as every weight load then waits behind the staging barrier.)
+// matvec_common.glsl. Tried on an H100 and dropped: staging the fused input
+// in shared memory (1.6x slower: every weight load waits behind the staging
+// barrier), and a persistent grid that keeps the quantized input in
+// registers across row sets (up to 2x slower between barriers: each
+// workgroup's row sets run one after another).
 #define PUSH_MATMUL
 #ifdef MV_DP4A
 #extension GL_EXT_spirv_intrinsics : require

@@ -1,7 +1,7 @@
-// Shared by the decode matrix-vector kernels (matvec.comp and
-// matvec_resident.comp): build parameters, accumulators, the fused input,
-// the Q4_0/Q8_0 lane layout, 8-bit integer dot products, the reduction and
-// the epilogues. Include after PUSH_MATMUL, common.glsl, push.h and dequant.glsl.
+// The decode matrix-vector kernel's parts (matvec.comp): build parameters,
+// accumulators, the fused input, the Q4_0/Q8_0 lane layout, 8-bit integer
+// dot products, the reduction and the epilogues. Include after PUSH_MATMUL,
+// common.glsl, push.h and dequant.glsl.
 #ifndef WG_SIZE
 #define WG_SIZE 128u
 #endif
