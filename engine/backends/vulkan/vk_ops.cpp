@@ -130,6 +130,8 @@ constexpr CmConfig kCmConfigs[] = {
     {"64x64", 64, 64, 128, 4, 2, false},         // any subgroup size from 32 to 64
     {"128x64h", 128, 64, 128, 4, 1, true},       // not picked by default (tuning candidates)
     {"64x64h", 64, 64, 128, 4, 2, true},
+    {"128x128t2h", 128, 128, 128, 8, 2, true},  // wave32: 4 subgroups of 2 warp tiles each
+    {"128x128t2", 128, 128, 128, 8, 2, false},
 };
 // Tokens from which the default takes the f16 builds: their pre-pass writes
 // and the GEMM reads 2 bytes per weight, which pays only where the product
