@@ -2,7 +2,9 @@
 // against the CPU reference: several weight types from quant-fixture.gguf,
 // shapes that are not multiples of the tiles or of the 32-column K slice,
 // bias and residual accumulation, in every tile configuration the device's
-// subgroup size allows (Ops::coopmat_configs). Runs where the device offers
+// subgroup size allows (Ops::coopmat_configs), the f16 ("h") ones with
+// scratch that holds a whole matrix and with scratch that forces chunks of
+// rows. The f16 pre-pass (to_f16) is checked on any device. GEMMs run where the device offers
 // VK_KHR_cooperative_matrix (NVIDIA, RADV/AMDVLK on RDNA3) and skips with the
 // reason elsewhere (lavapipe) or under HALO_VULKAN_COOPMAT=0.
 #include <gtest/gtest.h>
@@ -95,30 +97,47 @@ void check_gemm(const char* type, const Case& c) {
   EXPECT_EQ(bad, 0);
 }
 
-// Runs body once per tile configuration of this device, then restores the default.
+// Scratch for the f16 configurations that holds every product of these
+// tests in one chunk: activations of up to 256 tokens x 1088 columns and
+// 1 MiB of f16 rows.
+const uint64_t kWholeScratch = vk::Ops::gemm_scratch_bytes(1088, 256, 1 << 19);
+
+// Runs body once per tile configuration of this device, with scratch_bytes
+// of f16 scratch, then restores the default.
 template <typename Body>
-void for_each_config(Body body) {
+void for_each_config(Body body, uint64_t scratch_bytes = kWholeScratch) {
   std::vector<std::string> tags = vk::Ops::coopmat_configs(gpu()->ctx->features().subgroup_size);
   ASSERT_FALSE(tags.empty()) << "no configuration for subgroup size " << gpu()->ctx->features().subgroup_size;
+  vk::Buffer scratch(*gpu()->ctx, scratch_bytes, vk::MemoryUse::Device, "test GEMM scratch");
+  gpu()->ops->set_gemm_scratch(scratch.address(), scratch.size());
   for (const std::string& tag : tags) {
     SCOPED_TRACE("HALO_VULKAN_CM=" + tag);
     gpu()->ops->set_coopmat_config(tag);
     body();
   }
   gpu()->ops->set_coopmat_config("");
+  gpu()->ops->set_gemm_scratch(0, 0);
 }
+
+const char* const kTypes[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0",
+                              "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs", "mxfp4"};
 
 // Host-side facts, checked without a device: every configuration is built
 // for every type, and the subgroup sizes each one accepts.
 TEST(CoopmatConfigs, EveryConfigurationIsBuiltForEveryType) {
   std::vector<std::string> all = vk::Ops::coopmat_configs(32);
-  EXPECT_EQ(all, (std::vector<std::string>{"128x128", "128x64", "128x128w64", "64x64"}));
-  for (const std::string& tag : all)
-    for (const char* t : {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k", "q3_k", "q4_k",
-                          "q5_k", "q6_k", "iq4_nl", "iq4_xs", "mxfp4"})
-      EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag + "_" + t)) << tag << " " << t;
+  EXPECT_EQ(all, (std::vector<std::string>{"128x128h", "128x128", "128x64", "128x128w64h", "128x128w64", "64x64",
+                                           "128x64h", "64x64h", "128x128t2h", "128x128t2"}));
+  for (const std::string& tag : all) {
+    if (tag.back() == 'h') {  // one build for every type, after the type's to_f16 pre-pass
+      EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag)) << tag;
+      continue;
+    }
+    for (const char* t : kTypes) EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag + "_" + t)) << tag << " " << t;
+  }
+  for (const char* t : kTypes) EXPECT_TRUE(vk::Pipelines::has(std::string("to_f16_") + t)) << t;
   // wave64: 128 lanes are 2 subgroups, which cover 4 warp tiles only at 2 each.
-  EXPECT_EQ(vk::Ops::coopmat_configs(64), (std::vector<std::string>{"128x128w64", "64x64"}));
+  EXPECT_EQ(vk::Ops::coopmat_configs(64), (std::vector<std::string>{"128x128w64h", "128x128w64", "64x64", "64x64h"}));
   EXPECT_TRUE(vk::Ops::coopmat_configs(0).empty());
 }
 
@@ -139,6 +158,55 @@ TEST_P(CoopmatGemm, MatchesReferenceOnTileAndOddShapes) {
     check_gemm(type, {200, 512, 33, false, true});
   });
 }
+
+// Scratch for the activations and 128 f16 rows only: the f16
+// configurations run products of more rows in chunks (bias and y offset per chunk).
+TEST_P(CoopmatGemm, MatchesReferenceInChunksOfRows) {
+  REQUIRE_COOPMAT();
+  const char* type = GetParam();
+  for (const Case& c : {Case{300, 512, 150, true, true},  // 3 chunks: 128 + 128 + 44 rows
+                        Case{256, 1024, 129, false, false}}) {
+    const uint64_t row = uint64_t{c.cols} * 2, x = (c.ntok * row + 255) / 256 * 256;
+    for_each_config([&] { check_gemm(type, c); }, x + 128 * row + row / 2);
+  }
+}
+
+// to_f16 (any device): rows of each type into f16 rows padded with zeros,
+// against the CPU dequantization rounded to f16.
+class ToF16 : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ToF16, MatchesReferenceAndZeroPads) {
+  HALO_REQUIRE_VULKAN(gpu());
+  const char* type = GetParam();
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const gguf::TensorInfo* q = file->tensor(std::string(type) + ".q");
+  ASSERT_NE(q, nullptr);
+  const uint32_t block = type_info(q->type).block_elems;
+  const uint32_t rows = 70, cols = block == 1 ? 500 : 512 - block, ldk = 576, row0 = 5, n = 60;
+  std::vector<uint8_t> wbytes = tiled_weights(*q, rows, cols);
+  const uint32_t rb = static_cast<uint32_t>(*row_bytes(q->type, cols));
+  vk::Buffer wbuf = test::upload(wbytes), out = test::upload(std::vector<uint16_t>(uint64_t{n} * ldk, 0x7E00));
+  gpu()->ops->to_f16(gpu()->stream->begin(), vk::WeightView{q->type, wbuf.address(), cols, rows, rb}, row0, n,
+                     out.address(), ldk);
+  gpu()->stream->submit_and_wait();
+  const uint16_t* got = static_cast<const uint16_t*>(out.host());
+  std::vector<float> ref(cols);
+  int bad = 0;
+  for (uint32_t r = 0; r < n; ++r) {
+    dequantize_row(q->type, wbytes.data() + uint64_t{row0 + r} * rb, ref.data(), cols);
+    for (uint32_t k = 0; k < ldk; ++k) {
+      float g = fp16_to_fp32(got[uint64_t{r} * ldk + k]), want = k < cols ? fp16_to_fp32(fp32_to_fp16(ref[k])) : 0.0f;
+      // One f16 step of slack: the GPU's f32 dequantization may round differently before the f16 rounding.
+      if (!(std::fabs(g - want) <= std::fabs(want) * 0x1p-10f + 1e-7f) && ++bad <= 10)
+        ADD_FAILURE() << "row " << row0 + r << " col " << k << ": " << g << " vs " << want;
+    }
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, ToF16,
+                         ::testing::Values("f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K",
+                                           "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"));
 
 INSTANTIATE_TEST_SUITE_P(Types, CoopmatGemm,
                          ::testing::Values("f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K",

@@ -108,17 +108,37 @@ void compute_to_compute_barrier(VkCommandBuffer cmd) {
 
 // The cooperative-matrix GEMM builds (meson.build, coopmat_configs): tile
 // rows x tokens per workgroup, lanes, warp tiles and how many of them one
-// subgroup may own.
+// subgroup may own; f16: the "h" builds that read to_f16's rows. In the
+// order the default picks from (cm_config): the first that fits.
 struct CmConfig {
   const char* tag;
   uint32_t rows, tokens, lanes, warp_tiles, tiles_per_subgroup;
+  bool f16;
 };
 constexpr CmConfig kCmConfigs[] = {
-    {"128x128", 128, 128, 256, 8, 1},
-    {"128x64", 128, 64, 128, 4, 1},
-    {"128x128w64", 128, 128, 256, 8, 2},  // wave64 (RDNA): a subgroup owns 2 warp tiles
-    {"64x64", 64, 64, 128, 4, 2},         // any subgroup size from 32 to 64
+    {"128x128h", 128, 128, 256, 8, 1, true},
+    {"128x128", 128, 128, 256, 8, 1, false},
+    {"128x64", 128, 64, 128, 4, 1, false},
+    {"128x128w64h", 128, 128, 256, 8, 2, true},
+    {"128x128w64", 128, 128, 256, 8, 2, false},  // wave64 (RDNA): a subgroup owns 2 warp tiles
+    {"64x64", 64, 64, 128, 4, 2, false},         // any subgroup size from 32 to 64
+    {"128x64h", 128, 64, 128, 4, 1, true},       // not picked by default (tuning candidates)
+    {"64x64h", 64, 64, 128, 4, 2, true},
+    {"128x128t2h", 128, 128, 128, 8, 2, true},  // wave32: 4 subgroups of 2 warp tiles each
+    {"128x128t2", 128, 128, 128, 8, 2, false},
 };
+// Tokens from which the default takes the f16 builds: their pre-pass writes
+// and the GEMM reads 2 bytes per weight, which pays only where the product
+// is compute-bound (about 230 tokens at 300 TFLOP/s and 3 TB/s).
+constexpr uint32_t kF16MinTokens = 128;
+// Rows of an f16 chunk are a multiple of every configuration's tile rows.
+constexpr uint32_t kF16ChunkRows = 128;
+// The f16 rows are padded to a multiple of every build's K slice (and of 8 halves).
+constexpr uint32_t kF16RowAlign = 64;
+constexpr uint64_t kF16WeightBudget = 128ull << 20;
+
+uint32_t f16_ldk(uint32_t ncols) { return (ncols + kF16RowAlign - 1) / kF16RowAlign * kF16RowAlign; }
+uint64_t align256(uint64_t v) { return (v + 255) / 256 * 256; }
 
 // Whether the build's subgroups cover its warp tiles at this subgroup size.
 bool cm_config_fits(const CmConfig& c, uint32_t subgroup_size) {
@@ -133,15 +153,25 @@ const CmConfig* cm_config_named(const std::string& tag) {
 }
 
 // The forced configuration where it fits the subgroup size; else, by
-// default, prompts of more than 64 tokens take 128x128 tiles (twice the
-// products per staged value of 64x64), shorter ones 128x64; wave64 devices
-// get 128x128w64 and 64x64 for the same two cases.
-const CmConfig& cm_config(const std::string& forced, uint32_t ntok, uint32_t subgroup_size) {
+// default, prompts of more than kF16MinTokens take 128x128 tiles on f16
+// rows (when the Ops has scratch), more than 64 tokens 128x128 tiles (twice
+// the products per staged value of 64x64), shorter ones 128x64; wave64
+// devices get 128x128w64(h) and 64x64 for the same cases.
+const CmConfig& cm_config(const std::string& forced, uint32_t ntok, uint32_t subgroup_size, bool have_scratch) {
   const CmConfig* pick = cm_config_named(forced);
   if (pick && cm_config_fits(*pick, subgroup_size)) return *pick;
   for (const CmConfig& c : kCmConfigs)
-    if (cm_config_fits(c, subgroup_size) && (c.tokens <= 64 || ntok > 64)) return c;
-  return kCmConfigs[3];
+    if (cm_config_fits(c, subgroup_size) && (c.tokens <= 64 || ntok > 64) &&
+        (!c.f16 || (have_scratch && ntok > kF16MinTokens)))
+      return c;
+  return *cm_config_named("64x64");
+}
+
+// The in-loop twin of an f16 configuration ("128x128h" -> "128x128").
+const CmConfig& cm_in_loop(const CmConfig& c) {
+  if (!c.f16) return c;
+  std::string tag = c.tag;
+  return *cm_config_named(tag.substr(0, tag.size() - 1));
 }
 
 std::string env_or_empty(const char* name) {
@@ -241,13 +271,74 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   }
   if (ctx_.features().coopmat_gemm) {
     // Cooperative matrices where the device has them, in the tile shape of cm_config.
-    const CmConfig& c = cm_config(cm_forced_, ntok, ctx_.features().subgroup_size);
-    dispatch(cmd, std::string("matmul_cm") + c.tag + "_" + suffix, p, ceil_div(w.nrows, c.rows),
-             ceil_div(ntok, c.tokens), shape.c_str());
+    const CmConfig& c = cm_config(cm_forced_, ntok, ctx_.features().subgroup_size, scratch_ != 0);
+    if (c.f16 && matmul_f16(cmd, c.tag, c.rows, c.tokens, w, p, shape)) return;
+    const CmConfig& in_loop = cm_in_loop(c);
+    dispatch(cmd, std::string("matmul_cm") + in_loop.tag + "_" + suffix, p, ceil_div(w.nrows, in_loop.rows),
+             ceil_div(ntok, in_loop.tokens), shape.c_str());
     return;
   }
   // The SIMT GEMM tiles 64 rows x 64 tokens.
   dispatch(cmd, "matmul_" + suffix, p, ceil_div(w.nrows, 64), ceil_div(ntok, 64), shape.c_str());
+}
+
+bool Ops::matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_rows, uint32_t tile_tokens,
+                     const WeightView& w, const MatmulPush& p, const std::string& shape) {
+  const uint32_t ldk = f16_ldk(w.ncols);
+  const uint64_t x_bytes = align256(uint64_t{p.ntok} * ldk * 2), row_bytes16 = uint64_t{ldk} * 2;
+  if (scratch_ == 0 || scratch_bytes_ < x_bytes + kF16ChunkRows * row_bytes16) return false;
+  uint64_t chunk = (scratch_bytes_ - x_bytes) / row_bytes16;
+  // One chunk where the whole matrix fits; else whole tiles of rows per chunk.
+  chunk = chunk >= w.nrows ? w.nrows : chunk / kF16ChunkRows * kF16ChunkRows;
+  const uint64_t x16 = scratch_, w16 = scratch_ + x_bytes;
+  // An earlier product's GEMM may still read the scratch.
+  compute_to_compute_barrier(cmd);
+  to_f16(cmd, WeightView{GgmlType::F32, p.x, w.ncols, p.ntok, w.ncols * 4}, 0, p.ntok, x16, ldk);
+  for (uint32_t row0 = 0; row0 < w.nrows; row0 += static_cast<uint32_t>(chunk)) {
+    const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, w.nrows - row0));
+    if (row0 > 0) compute_to_compute_barrier(cmd);  // the previous chunk's GEMM reads w16
+    to_f16(cmd, w, row0, n, w16, ldk);
+    compute_to_compute_barrier(cmd);
+    GemmF16Push g{};
+    g.weight = w16;
+    g.x = x16;
+    g.y = p.y + uint64_t{row0} * 4;
+    g.bias = p.bias ? p.bias + uint64_t{row0} * 4 : 0;
+    g.ncols = ldk;
+    g.nrows = n;
+    g.ntok = p.ntok;
+    g.ldy = w.nrows;
+    g.flags = p.flags;
+    dispatch(cmd, "matmul_cm" + tag, g, ceil_div(n, tile_rows), ceil_div(p.ntok, tile_tokens), shape.c_str());
+  }
+  return true;
+}
+
+void Ops::to_f16(VkCommandBuffer cmd, const WeightView& w, uint32_t row0, uint32_t nrows, uint64_t dst,
+                 uint32_t ldk) {
+  if (ldk % 8 != 0 || ldk < w.ncols || row0 + nrows > w.nrows)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan to_f16: ldk must be a multiple of 8 and the rows in range");
+  ToF16Push p{};
+  p.src = w.address + uint64_t{row0} * w.row_bytes;
+  p.dst = dst;
+  p.row_bytes = w.row_bytes;
+  p.ncols = w.ncols;
+  p.nrows = nrows;
+  p.ldk = ldk;
+  std::string shape = profiler_ ? std::to_string(nrows) + "x" + std::to_string(w.ncols) : "";
+  dispatch(cmd, "to_f16_" + variant_suffix(w.type), p, ceil_div(uint64_t{nrows} * (ldk / 8), 256), 1,
+           shape.c_str());
+}
+
+uint64_t Ops::gemm_scratch_bytes(uint32_t max_ncols, uint32_t max_tokens, uint64_t max_weight_elems) {
+  const uint32_t ldk = f16_ldk(max_ncols);
+  uint64_t budget = kF16WeightBudget;
+  if (const char* v = std::getenv("HALO_VULKAN_CM_SCRATCH_MIB"); v && std::atol(v) > 0)
+    budget = static_cast<uint64_t>(std::atol(v)) << 20;
+  // At least one chunk of rows, so every product can run on f16 rows.
+  const uint64_t weights = std::max<uint64_t>(std::min<uint64_t>(budget, max_weight_elems * 2 + uint64_t{ldk} * 2 * kF16ChunkRows),
+                                              uint64_t{ldk} * 2 * kF16ChunkRows);
+  return align256(uint64_t{max_tokens} * ldk * 2) + weights;
 }
 
 std::vector<std::string> Ops::coopmat_configs(uint32_t subgroup_size) {

@@ -65,6 +65,19 @@ class Ops {
   void set_coopmat_config(const std::string& tag) { cm_forced_ = tag; }
   // Tags of the configurations that fit this subgroup size (meson.build builds them).
   static std::vector<std::string> coopmat_configs(uint32_t subgroup_size);
+  // Scratch for the f16 GEMM configurations (tags ending in "h"): the
+  // activations and a chunk of the weight's rows, converted to f16 by
+  // to_f16 before the GEMM. Without it, or where a product's activations
+  // do not fit it, those configurations run as their in-loop twins (the tag
+  // without "h"). The caller keeps the memory alive.
+  void set_gemm_scratch(uint64_t address, uint64_t bytes) { scratch_ = address, scratch_bytes_ = bytes; }
+  // Scratch for activations up to max_tokens x max_ncols plus one chunk of
+  // up to max_weight_elems f16 weights (capped at 128 MiB, or
+  // HALO_VULKAN_CM_SCRATCH_MIB; larger weights run in chunks of rows).
+  static uint64_t gemm_scratch_bytes(uint32_t max_ncols, uint32_t max_tokens, uint64_t max_weight_elems);
+  // dst (nrows x ldk f16) = rows [row0, row0 + nrows) of W, dequantized,
+  // zero past ncols; ldk a multiple of 8 and >= ncols, dst 16-byte aligned.
+  void to_f16(VkCommandBuffer cmd, const WeightView& w, uint32_t row0, uint32_t nrows, uint64_t dst, uint32_t ldk);
 
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
@@ -107,6 +120,10 @@ class Ops {
 
  private:
   void attention_prompt(VkCommandBuffer cmd, const AttentionPush& p);
+  // The f16 GEMM of configuration tag (pre-passes, then the GEMM per chunk
+  // of rows); false, recording nothing, when the scratch cannot hold it.
+  bool matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_rows, uint32_t tile_tokens,
+                  const WeightView& w, const MatmulPush& p, const std::string& shape);
   template <typename Push>
   void dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& push, uint64_t groups_x,
                 uint32_t groups_y = 1, const char* shape = nullptr);
@@ -118,6 +135,7 @@ class Ops {
   // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
   bool dp4a_ = false;
   std::string cm_forced_;
+  uint64_t scratch_ = 0, scratch_bytes_ = 0;
   std::string prompt_config_ = "q32";
 };
 

@@ -1,5 +1,6 @@
 #include "engine/backends/vulkan/vk_runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -62,7 +63,7 @@ VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelin
 VulkanRunner::~VulkanRunner() = default;
 
 uint64_t VulkanRunner::memory_bytes() const {
-  return small_.size() + kv_.size() + act_.size() + ids_.size() + logits_.size() + rope_.size() +
+  return small_.size() + kv_.size() + act_.size() + gemm_scratch_.size() + ids_.size() + logits_.size() + rope_.size() +
          (uploaded_ ? uploaded_->size() : 0);
 }
 
@@ -180,6 +181,18 @@ void VulkanRunner::allocate_buffers() {
   act_ = Buffer(*ctx_, off, MemoryUse::Device, "activations");
   uint64_t a = act_.address();
   s_ = {a + x, a + h, a + q, a + k, a + v, a + attn, a + gate, a + up, a + partials};
+  if (ctx_->features().coopmat_gemm) {
+    // f16 operands of the prompt GEMM (Ops::set_gemm_scratch): the largest
+    // layer matrix in one chunk; the output matrix runs in chunks.
+    const uint64_t n_embd = hp_.n_embd, n_ff = hp_.n_ff, q = q_dim_, pad = 64;
+    auto padded = [&](uint64_t cols) { return (cols + pad - 1) / pad * pad; };
+    const uint64_t largest = std::max({q * padded(n_embd), n_ff * padded(n_embd), n_embd * padded(n_ff),
+                                       n_embd * padded(q)});
+    const uint32_t max_cols = std::max({hp_.n_embd, hp_.n_ff, q_dim_});
+    gemm_scratch_ = Buffer(*ctx_, Ops::gemm_scratch_bytes(max_cols, kMaxBatch, largest), MemoryUse::Device,
+                           "GEMM f16 scratch");
+    ops_.set_gemm_scratch(gemm_scratch_.address(), gemm_scratch_.size());
+  }
   ids_ = Buffer(*ctx_, B * sizeof(int32_t), MemoryUse::Upload, "token ids");
   logits_ = Buffer(*ctx_, uint64_t{kMaxLogitRows} * hp_.n_vocab * sizeof(float), MemoryUse::Readback, "logits");
 }

@@ -63,6 +63,7 @@ class VulkanRunner final : public Runner {
   std::unordered_map<const Tensor*, uint64_t> upload_offsets_;
   std::vector<float> small_host_;             // norms and biases as f32, staged for small_
   Buffer small_, kv_, act_, ids_, logits_, rope_;
+  Buffer gemm_scratch_;  // f16 GEMM operands (Ops::set_gemm_scratch); empty without coopmat
   WeightView tok_embd_, output_;
   uint64_t output_norm_ = 0;
   std::vector<Layer> layers_;

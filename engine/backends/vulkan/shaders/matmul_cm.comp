@@ -10,6 +10,9 @@
 // Pipelining: slice i+1 is read from global memory into registers while the
 // products run on slice i, then written to the other half of a double buffer,
 // so each slice costs one workgroup barrier.
+// CM_F16 builds read W and x as f16 rows that to_f16.comp wrote (push.h's
+// GemmF16Push): 16-byte loads of 8 halves straight into shared memory, no
+// dequantization and no K bounds in the loop (rows are padded to ldk).
 // Written against GL_NV_cooperative_matrix (what Debian 12's glslang knows);
 // the build rewrites the SPIR-V to SPV_KHR_cooperative_matrix
 // (spirv/coopmat_nv_to_khr.py), so the host only needs VK_KHR_cooperative_matrix.
@@ -17,10 +20,17 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_EXT_control_flow_attributes : require
-#define PUSH_MATMUL
 #include "common.glsl"
+#ifdef CM_F16
+#define PUSH_GEMM_F16
+#include "push.h"
+#define Y_STRIDE pc.ldy
+#else
+#define PUSH_MATMUL
 #include "push.h"
 #include "dequant.glsl"
+#define Y_STRIDE pc.nrows
+#endif
 
 #ifndef BM
 #define BM 64u
@@ -64,10 +74,48 @@ shared uvec2 w_sh[2u * W_SLICE];  // two slices of [row][k]: operand A, row-majo
 shared uvec2 x_sh[2u * X_SLICE];  // two slices of [token][k]: operand B (k x token), column-major
 shared float stage[WARP_TILES * 256u];  // one 16x16 accumulator per warp tile, for the epilogue
 
-#define GROUPS (BK / 4u)                 // groups of 4 values per row of a slice
+#ifdef CM_F16
+#define GROUP 8u  // halves per lane and load (one uvec4)
+#else
+#define GROUP 4u  // values per dequant4
+#endif
+#define GROUPS (BK / GROUP)              // groups per row of a slice
 // LANES must divide BM * GROUPS and BN * GROUPS (true of every configuration).
 #define FILL_W (BM * GROUPS / LANES)     // weight groups per lane and slice
 #define FILL_X (BN * GROUPS / LANES)     // activation groups per lane and slice
+
+#ifdef CM_F16
+// This lane's share of the K slice at k0 (uvec4s of 8 halves), a slice ahead
+// of the products. Rows and tokens past the matrix read as zero; K needs no
+// bound (ldk is a multiple of BK and the padding is zero).
+void load_slice(uint tid, uint row0, uint tok0, uint k0, out uvec4 w[FILL_W], out uvec4 xv[FILL_X]) {
+  [[unroll]] for (uint it = 0u; it < FILL_W; ++it) {
+    uint idx = tid + LANES * it, r = row0 + idx / GROUPS, k = k0 + GROUP * (idx % GROUPS);
+    w[it] = uvec4(0u);
+    if (r < pc.nrows) w[it] = UVec4s(pc.weight).v[(r * pc.ncols + k) >> 3];
+  }
+  [[unroll]] for (uint it = 0u; it < FILL_X; ++it) {
+    uint idx = tid + LANES * it, t = tok0 + idx / GROUPS, k = k0 + GROUP * (idx % GROUPS);
+    xv[it] = uvec4(0u);
+    if (t < pc.ntok) xv[it] = UVec4s(pc.x).v[(t * pc.ncols + k) >> 3];
+  }
+}
+
+// The registers of load_slice into slice buffer buf (two uvec2 of 4 halves each).
+void store_slice(uint tid, uint buf, uvec4 w[FILL_W], uvec4 xv[FILL_X]) {
+  [[unroll]] for (uint it = 0u; it < FILL_W; ++it) {
+    uint idx = tid + LANES * it, at = buf * W_SLICE + (idx / GROUPS) * LDV + 2u * (idx % GROUPS);
+    w_sh[at] = w[it].xy;
+    w_sh[at + 1u] = w[it].zw;
+  }
+  [[unroll]] for (uint it = 0u; it < FILL_X; ++it) {
+    uint idx = tid + LANES * it, at = buf * X_SLICE + (idx / GROUPS) * LDV + 2u * (idx % GROUPS);
+    x_sh[at] = xv[it].xy;
+    x_sh[at + 1u] = xv[it].zw;
+  }
+}
+#define SLICE_REGS uvec4
+#else
 
 // This lane's share of the K slice at k0, read from global memory into
 // registers (a slice ahead of the products). Rows, tokens and columns past
@@ -98,6 +146,8 @@ void store_slice(uint tid, uint buf, vec4 w[FILL_W], vec4 xv[FILL_X]) {
     x_sh[buf * X_SLICE + (idx / GROUPS) * LDV + idx % GROUPS] = to_halves(xv[it]);
   }
 }
+#define SLICE_REGS vec4
+#endif
 
 // First row and token of warp tile wt inside the workgroup tile.
 uvec2 warp_origin(uint wt) { return uvec2((wt % (BM / WM)) * WM, (wt / (BM / WM)) * WN); }
@@ -110,7 +160,7 @@ void write_fragment(uint slot, uint r0, uint t0) {
     uint r = r0 + e % 16u, t = t0 + e / 16u;
     if (r >= pc.nrows || t >= pc.ntok) continue;
     float s = stage[slot * 256u + e];
-    uint o = t * pc.nrows + r;
+    uint o = t * Y_STRIDE + r;
     if (pc.bias != 0ul) s += Floats(pc.bias).f[r];
     if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[o];
     Floats(pc.y).f[o] = s;
@@ -179,7 +229,7 @@ void main() {
     [[unroll]] for (uint j = 0u; j < FN; ++j) acc1[i][j] = FloatFrag(0.0);
 #endif
 
-  vec4 w[FILL_W], xv[FILL_X];
+  SLICE_REGS w[FILL_W], xv[FILL_X];
   load_slice(tid, row0, tok0, 0u, w, xv);
   store_slice(tid, 0u, w, xv);
   barrier();

@@ -51,6 +51,41 @@ HALO_PUSH(MatmulPush) {
 } HALO_PUSH_END(MatmulPush)
 #endif
 
+// dst[r][k] = f16(dequant(src[r][k])) for k < ncols, 0 for ncols <= k < ldk:
+// the f16 pre-pass of the cooperative-matrix GEMM (to_f16.comp), for weight
+// rows and (TYPE_F32) the activations. ldk is a multiple of 8; one invocation
+// writes 8 halves (16 bytes).
+#if defined(__cplusplus) || defined(PUSH_TO_F16)
+HALO_PUSH(ToF16Push) {
+  uint64_t src;
+  uint64_t dst;   // nrows x ldk f16
+  uint row_bytes;
+  uint ncols;
+  uint nrows;
+  uint ldk;
+} HALO_PUSH_END(ToF16Push)
+#endif
+
+// The cooperative-matrix GEMM on f16 operands that to_f16.comp wrote
+// (matmul_cm.comp built with CM_F16): y[t][r] = sum_k W[r][k] x[t][k]
+// (+ bias[r]) (+ y[t][r] when accumulating), W: nrows x ldk f16 (one chunk of
+// a weight's rows), x: ntok x ldk f16, y: rows ldy floats apart, and y and
+// bias already offset to the chunk's first row. ldk (named ncols, as in
+// MatmulPush, so the kernel's code is shared) is a multiple of the K slice.
+#if defined(__cplusplus) || defined(PUSH_GEMM_F16)
+HALO_PUSH(GemmF16Push) {
+  uint64_t weight;
+  uint64_t x;
+  uint64_t y;
+  uint64_t bias;  // 0: none
+  uint ncols;     // ldk: halves between rows of W and of x
+  uint nrows;
+  uint ntok;
+  uint ldy;
+  uint flags;
+} HALO_PUSH_END(GemmF16Push)
+#endif
+
 // out[t][k] = dequant(W[ids[t]][k]): embedding lookup (get_rows).
 #if defined(__cplusplus) || defined(PUSH_GET_ROWS)
 HALO_PUSH(GetRowsPush) {
