@@ -126,8 +126,8 @@ const char* const kTypes[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_
 // for every type, and the subgroup sizes each one accepts.
 TEST(CoopmatConfigs, EveryConfigurationIsBuiltForEveryType) {
   std::vector<std::string> all = vk::Ops::coopmat_configs(32);
-  EXPECT_EQ(all, (std::vector<std::string>{"128x128h", "128x128", "128x64", "128x128w64h", "128x128w64", "64x64",
-                                           "128x64h", "64x64h", "128x128t2h", "128x128t2"}));
+  EXPECT_EQ(all, (std::vector<std::string>{"128x128t2h", "128x128h", "128x128", "128x64", "128x128w64h",
+                                           "128x128w64", "64x64", "128x64h", "64x64h", "128x128t2"}));
   for (const std::string& tag : all) {
     if (tag.back() == 'h') {  // one build for every type, after the type's to_f16 pre-pass
       EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag)) << tag;

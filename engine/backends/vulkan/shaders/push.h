@@ -57,12 +57,14 @@ HALO_PUSH(MatmulPush) {
 // writes 8 halves (16 bytes).
 #if defined(__cplusplus) || defined(PUSH_TO_F16)
 HALO_PUSH(ToF16Push) {
-  uint64_t src;
+  uint64_t src;   // the weight's first row: device addresses must stay aligned,
+                  // so the chunk starts row0 rows in (2-byte-aligned blocks)
   uint64_t dst;   // nrows x ldk f16
   uint row_bytes;
   uint ncols;
   uint nrows;
   uint ldk;
+  uint row0;
 } HALO_PUSH_END(ToF16Push)
 #endif
 

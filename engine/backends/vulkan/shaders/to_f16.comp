@@ -3,7 +3,7 @@
 // src (the build's TYPE_*; TYPE_F32 converts activations) into f16 rows of
 // ldk halves, zero past ncols, so the GEMM's main loop reads plain f16 in
 // 16-byte loads with no dequantization and no K bounds.
-//   src: nrows rows, row_bytes apart   dst: nrows x ldk f16
+//   src: rows row0.. row_bytes apart   dst: nrows x ldk f16
 // One invocation per 8 halves of dst (one 16-byte store).
 #define PUSH_TO_F16
 #include "common.glsl"
@@ -15,7 +15,7 @@ layout(local_size_x = 256) in;
 // Four values at k (a multiple of 4), zero past the row.
 vec4 value4(uint r, uint k) {
   if (k >= pc.ncols) return vec4(0.0);
-  return dequant4_at(pc.src, r * pc.row_bytes, k);
+  return dequant4_at(pc.src, (pc.row0 + r) * pc.row_bytes, k);
 }
 
 void main() {
