@@ -63,6 +63,13 @@ class Ops {
   // HALO_VULKAN_CM sets it at construction. A tag that does not fit the
   // device's subgroup size is ignored.
   void set_coopmat_config(const std::string& tag) { cm_forced_ = tag; }
+  // Whether a product whose tiles give fewer workgroups than fill the GPU
+  // (about one per SM) takes the 64x64 sibling of its configuration, forced
+  // or not; HALO_VULKAN_CM_FILL=0 turns it off at construction.
+  void set_coopmat_fill(bool on) { cm_fill_ = on; }
+  // The configuration tag matmul uses for nrows x ntok (forced: a tag or "").
+  static std::string coopmat_config_for(const std::string& forced, uint32_t nrows, uint32_t ntok,
+                                        uint32_t subgroup_size, bool have_scratch, bool fill);
   // Tags of the configurations that fit this subgroup size (meson.build builds them).
   static std::vector<std::string> coopmat_configs(uint32_t subgroup_size);
   // Scratch for the f16 GEMM configurations (tags ending in "h"): the
@@ -135,6 +142,7 @@ class Ops {
   // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
   bool dp4a_ = false;
   std::string cm_forced_;
+  bool cm_fill_ = true;
   uint64_t scratch_ = 0, scratch_bytes_ = 0;
   std::string prompt_config_ = "q32";
 };
