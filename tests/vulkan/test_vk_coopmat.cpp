@@ -242,6 +242,45 @@ TEST(CoopmatGemmFill, SmallProductMatchesReference) {
   gpu()->ops->set_gemm_scratch(0, 0);
 }
 
+// keep_gemm_input: products on one input convert it once, in one command
+// buffer; a product on another input (same shape) still converts its own.
+TEST(CoopmatGemmKeepInput, SharedInputMatchesSeparateProducts) {
+  REQUIRE_COOPMAT();
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const uint32_t rows = 192, cols = 256, ntok = 160;
+  std::vector<float> w1(rows * cols), w2(rows * cols), xa(ntok * cols), xb(ntok * cols);
+  for (auto* v : {&w1, &w2, &xa, &xb})
+    for (float& f : *v) f = nd(rng);
+  auto ref = [&](const std::vector<float>& w, const std::vector<float>& x) {
+    std::vector<double> r(ntok * rows);
+    for (uint32_t t = 0; t < ntok; ++t)
+      for (uint32_t i = 0; i < rows; ++i) {
+        double s = 0;
+        for (uint32_t k = 0; k < cols; ++k) s += double(w[i * cols + k]) * x[t * cols + k];
+        r[t * rows + i] = s;
+      }
+    return r;
+  };
+  vk::Buffer b1 = test::upload(w1), b2 = test::upload(w2), bxa = test::upload(xa), bxb = test::upload(xb);
+  std::vector<vk::Buffer> ys;
+  for (int i = 0; i < 3; ++i) ys.push_back(test::upload(std::vector<float>(ntok * rows, std::nanf(""))));
+  vk::Buffer scratch(*gpu()->ctx, kWholeScratch, vk::MemoryUse::Device, "test GEMM scratch");
+  gpu()->ops->set_gemm_scratch(scratch.address(), scratch.size());
+  auto view = [&](const vk::Buffer& b) { return vk::WeightView{GgmlType::F32, b.address(), cols, rows, cols * 4}; };
+  VkCommandBuffer cmd = gpu()->stream->begin();
+  gpu()->ops->keep_gemm_input(true);
+  gpu()->ops->matmul(cmd, view(b1), bxa.address(), ys[0].address(), ntok);
+  gpu()->ops->matmul(cmd, view(b2), bxa.address(), ys[1].address(), ntok);  // reuses xa's f16 rows
+  gpu()->ops->matmul(cmd, view(b1), bxb.address(), ys[2].address(), ntok);  // converts xb
+  gpu()->ops->keep_gemm_input(false);
+  gpu()->stream->submit_and_wait();
+  gpu()->ops->set_gemm_scratch(0, 0);
+  EXPECT_LT(test::nmse(test::read_floats(ys[0], ntok * rows), ref(w1, xa)), kF16Bound);
+  EXPECT_LT(test::nmse(test::read_floats(ys[1], ntok * rows), ref(w2, xa)), kF16Bound);
+  EXPECT_LT(test::nmse(test::read_floats(ys[2], ntok * rows), ref(w1, xb)), kF16Bound);
+}
+
 TEST(CoopmatGemmF32, MatchesReferenceOnRandomF32Weights) {
   REQUIRE_COOPMAT();
   std::mt19937 rng(11);

@@ -221,7 +221,8 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
       attention_kernel_(attention_kernel_from_env()),
       dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")),
       cm_forced_(env_or_empty("HALO_VULKAN_CM")),
-      cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")) {
+      cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")),
+      share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")) {
   set_attention_prompt_config(env_or_empty("HALO_VULKAN_ATTN_PROMPT"));
 }
 
@@ -329,7 +330,12 @@ bool Ops::matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_
   const uint64_t x16 = scratch_, w16 = scratch_ + x_bytes;
   // An earlier product's GEMM may still read the scratch.
   compute_to_compute_barrier(cmd);
-  to_f16(cmd, WeightView{GgmlType::F32, p.x, w.ncols, p.ntok, w.ncols * 4}, 0, p.ntok, x16, ldk);
+  // Products that share their input (keep_gemm_input) convert it once.
+  const bool reuse = keep_x_ && x16_of_ == p.x && x16_ntok_ == p.ntok && x16_ldk_ == ldk;
+  if (!reuse) to_f16(cmd, WeightView{GgmlType::F32, p.x, w.ncols, p.ntok, w.ncols * 4}, 0, p.ntok, x16, ldk);
+  x16_of_ = keep_x_ ? p.x : 0;
+  x16_ntok_ = p.ntok;
+  x16_ldk_ = ldk;
   for (uint32_t row0 = 0; row0 < w.nrows; row0 += static_cast<uint32_t>(chunk)) {
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, w.nrows - row0));
     if (row0 > 0) compute_to_compute_barrier(cmd);  // the previous chunk's GEMM reads w16

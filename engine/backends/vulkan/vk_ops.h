@@ -77,7 +77,13 @@ class Ops {
   // to_f16 before the GEMM. Without it, or where a product's activations
   // do not fit it, those configurations run as their in-loop twins (the tag
   // without "h"). The caller keeps the memory alive.
-  void set_gemm_scratch(uint64_t address, uint64_t bytes) { scratch_ = address, scratch_bytes_ = bytes; }
+  void set_gemm_scratch(uint64_t address, uint64_t bytes) { scratch_ = address, scratch_bytes_ = bytes, x16_of_ = 0; }
+  // While on, f16 products whose activations (address, tokens, row length)
+  // are those the previous f16 product converted skip their pre-pass: the
+  // caller promises nothing writes them in between (Q/K/V of one layer,
+  // gate/up). Turning it off forgets the converted input.
+  // HALO_VULKAN_CM_SHARE_X=0 ignores it (every product converts its input).
+  void keep_gemm_input(bool on) { keep_x_ = on && share_x_, x16_of_ = 0; }
   // Scratch for activations up to max_tokens x max_ncols plus one chunk of
   // up to max_weight_elems f16 weights (capped at 128 MiB, or
   // HALO_VULKAN_CM_SCRATCH_MIB; larger weights run in chunks of rows).
@@ -144,6 +150,9 @@ class Ops {
   std::string cm_forced_;
   bool cm_fill_ = true;
   uint64_t scratch_ = 0, scratch_bytes_ = 0;
+  bool keep_x_ = false, share_x_ = true;
+  uint64_t x16_of_ = 0;  // the activations x16 holds while keep_x_ (0: none)
+  uint32_t x16_ntok_ = 0, x16_ldk_ = 0;
   std::string prompt_config_ = "q32";
 };
 
