@@ -110,12 +110,14 @@ void for_each_config(Body body, uint64_t scratch_bytes = kWholeScratch) {
   ASSERT_FALSE(tags.empty()) << "no configuration for subgroup size " << gpu()->ctx->features().subgroup_size;
   vk::Buffer scratch(*gpu()->ctx, scratch_bytes, vk::MemoryUse::Device, "test GEMM scratch");
   gpu()->ops->set_gemm_scratch(scratch.address(), scratch.size());
+  gpu()->ops->set_coopmat_fill(false);  // each tag runs as itself, whatever the shape
   for (const std::string& tag : tags) {
     SCOPED_TRACE("HALO_VULKAN_CM=" + tag);
     gpu()->ops->set_coopmat_config(tag);
     body();
   }
   gpu()->ops->set_coopmat_config("");
+  gpu()->ops->set_coopmat_fill(true);
   gpu()->ops->set_gemm_scratch(0, 0);
 }
 
@@ -127,7 +129,8 @@ const char* const kTypes[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_
 TEST(CoopmatConfigs, EveryConfigurationIsBuiltForEveryType) {
   std::vector<std::string> all = vk::Ops::coopmat_configs(32);
   EXPECT_EQ(all, (std::vector<std::string>{"128x128t2h", "128x128h", "128x128", "128x64", "128x128w64h",
-                                           "128x128w64", "64x64", "128x64h", "64x64h", "128x128t2"}));
+                                           "128x128w64", "64x64", "128x64h", "64x64h", "128x128t2",
+                                           "128x128k64h", "128x128t2k64h", "128x128s64h", "128x128s64k64h"}));
   for (const std::string& tag : all) {
     if (tag.back() == 'h') {  // one build for every type, after the type's to_f16 pre-pass
       EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag)) << tag;
@@ -139,6 +142,22 @@ TEST(CoopmatConfigs, EveryConfigurationIsBuiltForEveryType) {
   // wave64: 128 lanes are 2 subgroups, which cover 4 warp tiles only at 2 each.
   EXPECT_EQ(vk::Ops::coopmat_configs(64), (std::vector<std::string>{"128x128w64h", "128x128w64", "64x64", "64x64h"}));
   EXPECT_TRUE(vk::Ops::coopmat_configs(0).empty());
+}
+
+// Products with too few 128x128 tiles to fill the GPU (under 128 workgroups)
+// take the 64x64 sibling of their configuration, forced or not, unless fill is off.
+TEST(CoopmatConfigs, SmallProductsTakeSmallerTiles) {
+  auto pick = [](const char* forced, uint32_t rows, uint32_t ntok, uint32_t sg, bool fill) {
+    return vk::Ops::coopmat_config_for(forced, rows, ntok, sg, /*have_scratch=*/true, fill);
+  };
+  EXPECT_EQ(pick("", 4096, 512, 32, true), "128x128t2h");   // 32 x 4 = 128 workgroups
+  EXPECT_EQ(pick("", 1024, 512, 32, true), "64x64h");       // 8 x 4 = 32 -> 16 x 8 = 128
+  EXPECT_EQ(pick("", 1024, 512, 32, false), "128x128t2h");
+  EXPECT_EQ(pick("128x128h", 1024, 512, 32, true), "64x64h");
+  EXPECT_EQ(pick("128x128", 1024, 512, 32, true), "64x64");  // in-loop stays in-loop
+  EXPECT_EQ(pick("128x128w64h", 1024, 512, 64, true), "64x64h");
+  EXPECT_EQ(pick("128x128h", 64, 512, 32, true), "64x64h");  // fewer still, but more than 128x128's
+  EXPECT_EQ(pick("64x64h", 16, 512, 32, true), "64x64h");
 }
 
 class CoopmatGemm : public ::testing::TestWithParam<const char*> {};
@@ -211,6 +230,56 @@ INSTANTIATE_TEST_SUITE_P(Types, ToF16,
 INSTANTIATE_TEST_SUITE_P(Types, CoopmatGemm,
                          ::testing::Values("f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K",
                                            "q4_K", "q5_K", "q6_K", "iq4_nl", "iq4_xs", "mxfp4"));
+
+// The default pick on a product too small for 128x128 tiles (2 x 2 of them):
+// the fill rule's 64x64 sibling, through the same scratch as the runner's.
+TEST(CoopmatGemmFill, SmallProductMatchesReference) {
+  REQUIRE_COOPMAT();
+  vk::Buffer scratch(*gpu()->ctx, kWholeScratch, vk::MemoryUse::Device, "test GEMM scratch");
+  gpu()->ops->set_gemm_scratch(scratch.address(), scratch.size());
+  check_gemm("q4_0", {256, 512, 200, true, false});
+  check_gemm("q8_0", {200, 1024, 250, false, true});
+  gpu()->ops->set_gemm_scratch(0, 0);
+}
+
+// keep_gemm_input: products on one input convert it once, in one command
+// buffer; a product on another input (same shape) still converts its own.
+TEST(CoopmatGemmKeepInput, SharedInputMatchesSeparateProducts) {
+  REQUIRE_COOPMAT();
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const uint32_t rows = 192, cols = 256, ntok = 160;
+  std::vector<float> w1(rows * cols), w2(rows * cols), xa(ntok * cols), xb(ntok * cols);
+  for (auto* v : {&w1, &w2, &xa, &xb})
+    for (float& f : *v) f = nd(rng);
+  auto ref = [&](const std::vector<float>& w, const std::vector<float>& x) {
+    std::vector<double> r(ntok * rows);
+    for (uint32_t t = 0; t < ntok; ++t)
+      for (uint32_t i = 0; i < rows; ++i) {
+        double s = 0;
+        for (uint32_t k = 0; k < cols; ++k) s += double(w[i * cols + k]) * x[t * cols + k];
+        r[t * rows + i] = s;
+      }
+    return r;
+  };
+  vk::Buffer b1 = test::upload(w1), b2 = test::upload(w2), bxa = test::upload(xa), bxb = test::upload(xb);
+  std::vector<vk::Buffer> ys;
+  for (int i = 0; i < 3; ++i) ys.push_back(test::upload(std::vector<float>(ntok * rows, std::nanf(""))));
+  vk::Buffer scratch(*gpu()->ctx, kWholeScratch, vk::MemoryUse::Device, "test GEMM scratch");
+  gpu()->ops->set_gemm_scratch(scratch.address(), scratch.size());
+  auto view = [&](const vk::Buffer& b) { return vk::WeightView{GgmlType::F32, b.address(), cols, rows, cols * 4}; };
+  VkCommandBuffer cmd = gpu()->stream->begin();
+  gpu()->ops->keep_gemm_input(true);
+  gpu()->ops->matmul(cmd, view(b1), bxa.address(), ys[0].address(), ntok);
+  gpu()->ops->matmul(cmd, view(b2), bxa.address(), ys[1].address(), ntok);  // reuses xa's f16 rows
+  gpu()->ops->matmul(cmd, view(b1), bxb.address(), ys[2].address(), ntok);  // converts xb
+  gpu()->ops->keep_gemm_input(false);
+  gpu()->stream->submit_and_wait();
+  gpu()->ops->set_gemm_scratch(0, 0);
+  EXPECT_LT(test::nmse(test::read_floats(ys[0], ntok * rows), ref(w1, xa)), kF16Bound);
+  EXPECT_LT(test::nmse(test::read_floats(ys[1], ntok * rows), ref(w2, xa)), kF16Bound);
+  EXPECT_LT(test::nmse(test::read_floats(ys[2], ntok * rows), ref(w1, xb)), kF16Bound);
+}
 
 TEST(CoopmatGemmF32, MatchesReferenceOnRandomF32Weights) {
   REQUIRE_COOPMAT();

@@ -128,6 +128,12 @@ constexpr CmConfig kCmConfigs[] = {
     {"128x64h", 128, 64, 128, 4, 1, true},       // not picked by default (tuning candidates)
     {"64x64h", 64, 64, 128, 4, 2, true},
     {"128x128t2", 128, 128, 128, 8, 2, false},
+    // f16 only (meson.build's coopmat_f16_configs): K slices of 64 in one
+    // uvec4 buffer (k64), 64x64 warp tiles (s64), or both.
+    {"128x128k64h", 128, 128, 256, 8, 1, true},
+    {"128x128t2k64h", 128, 128, 128, 8, 2, true},
+    {"128x128s64h", 128, 128, 128, 4, 1, true},
+    {"128x128s64k64h", 128, 128, 128, 4, 1, true},
 };
 // Tokens from which the default takes the f16 builds: their pre-pass writes
 // and the GEMM reads 2 bytes per weight, which pays only where the product
@@ -169,11 +175,31 @@ const CmConfig& cm_config(const std::string& forced, uint32_t ntok, uint32_t sub
   return *cm_config_named("64x64");
 }
 
-// The in-loop twin of an f16 configuration ("128x128h" -> "128x128").
+// Workgroups below which a product leaves the GPU partly idle: an H100 has
+// 132 SMs (the K/V projections of GQA models, 1024 rows x 512 tokens, are 32
+// tiles of 128x128). Devices do not report their SM count portably.
+constexpr uint64_t kFillGroups = 128;
+
+uint64_t cm_groups(const CmConfig& c, uint32_t nrows, uint32_t ntok) {
+  return uint64_t{ceil_div(nrows, c.rows)} * ceil_div(ntok, c.tokens);
+}
+
+// c, or its 64x64 sibling (same operands: f16 rows or in-loop) where c's
+// tiles give fewer than kFillGroups workgroups and the small tiles give more.
+const CmConfig& cm_fill(const CmConfig& c, uint32_t nrows, uint32_t ntok, uint32_t subgroup_size) {
+  if (cm_groups(c, nrows, ntok) >= kFillGroups) return c;
+  const CmConfig& small = *cm_config_named(c.f16 ? "64x64h" : "64x64");
+  if (!cm_config_fits(small, subgroup_size) || cm_groups(small, nrows, ntok) <= cm_groups(c, nrows, ntok)) return c;
+  return small;
+}
+
+// The in-loop twin of an f16 configuration ("128x128h" -> "128x128"); 64x64
+// (any subgroup size) for the f16-only builds.
 const CmConfig& cm_in_loop(const CmConfig& c) {
   if (!c.f16) return c;
   std::string tag = c.tag;
-  return *cm_config_named(tag.substr(0, tag.size() - 1));
+  const CmConfig* twin = cm_config_named(tag.substr(0, tag.size() - 1));
+  return twin ? *twin : *cm_config_named("64x64");
 }
 
 std::string env_or_empty(const char* name) {
@@ -183,12 +209,20 @@ std::string env_or_empty(const char* name) {
 
 }  // namespace
 
+std::string Ops::coopmat_config_for(const std::string& forced, uint32_t nrows, uint32_t ntok,
+                                    uint32_t subgroup_size, bool have_scratch, bool fill) {
+  const CmConfig& c = cm_config(forced, ntok, subgroup_size, have_scratch);
+  return fill ? cm_fill(c, nrows, ntok, subgroup_size).tag : c.tag;
+}
+
 Ops::Ops(Context& ctx, Pipelines& pipelines)
     : ctx_(ctx),
       pipelines_(pipelines),
       attention_kernel_(attention_kernel_from_env()),
       dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")),
-      cm_forced_(env_or_empty("HALO_VULKAN_CM")) {
+      cm_forced_(env_or_empty("HALO_VULKAN_CM")),
+      cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")),
+      share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")) {
   set_attention_prompt_config(env_or_empty("HALO_VULKAN_ATTN_PROMPT"));
 }
 
@@ -273,7 +307,8 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   }
   if (ctx_.features().coopmat_gemm) {
     // Cooperative matrices where the device has them, in the tile shape of cm_config.
-    const CmConfig& c = cm_config(cm_forced_, ntok, ctx_.features().subgroup_size, scratch_ != 0);
+    const CmConfig& c = *cm_config_named(
+        coopmat_config_for(cm_forced_, w.nrows, ntok, ctx_.features().subgroup_size, scratch_ != 0, cm_fill_));
     if (c.f16 && matmul_f16(cmd, c.tag, c.rows, c.tokens, w, p, shape)) return;
     const CmConfig& in_loop = cm_in_loop(c);
     dispatch(cmd, std::string("matmul_cm") + in_loop.tag + "_" + suffix, p, ceil_div(w.nrows, in_loop.rows),
@@ -295,7 +330,12 @@ bool Ops::matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_
   const uint64_t x16 = scratch_, w16 = scratch_ + x_bytes;
   // An earlier product's GEMM may still read the scratch.
   compute_to_compute_barrier(cmd);
-  to_f16(cmd, WeightView{GgmlType::F32, p.x, w.ncols, p.ntok, w.ncols * 4}, 0, p.ntok, x16, ldk);
+  // Products that share their input (keep_gemm_input) convert it once.
+  const bool reuse = keep_x_ && x16_of_ == p.x && x16_ntok_ == p.ntok && x16_ldk_ == ldk;
+  if (!reuse) to_f16(cmd, WeightView{GgmlType::F32, p.x, w.ncols, p.ntok, w.ncols * 4}, 0, p.ntok, x16, ldk);
+  x16_of_ = keep_x_ ? p.x : 0;
+  x16_ntok_ = p.ntok;
+  x16_ldk_ = ldk;
   for (uint32_t row0 = 0; row0 < w.nrows; row0 += static_cast<uint32_t>(chunk)) {
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, w.nrows - row0));
     if (row0 > 0) compute_to_compute_barrier(cmd);  // the previous chunk's GEMM reads w16

@@ -63,6 +63,13 @@ class Ops {
   // HALO_VULKAN_CM sets it at construction. A tag that does not fit the
   // device's subgroup size is ignored.
   void set_coopmat_config(const std::string& tag) { cm_forced_ = tag; }
+  // Whether a product whose tiles give fewer workgroups than fill the GPU
+  // (about one per SM) takes the 64x64 sibling of its configuration, forced
+  // or not; HALO_VULKAN_CM_FILL=0 turns it off at construction.
+  void set_coopmat_fill(bool on) { cm_fill_ = on; }
+  // The configuration tag matmul uses for nrows x ntok (forced: a tag or "").
+  static std::string coopmat_config_for(const std::string& forced, uint32_t nrows, uint32_t ntok,
+                                        uint32_t subgroup_size, bool have_scratch, bool fill);
   // Tags of the configurations that fit this subgroup size (meson.build builds them).
   static std::vector<std::string> coopmat_configs(uint32_t subgroup_size);
   // Scratch for the f16 GEMM configurations (tags ending in "h"): the
@@ -70,7 +77,13 @@ class Ops {
   // to_f16 before the GEMM. Without it, or where a product's activations
   // do not fit it, those configurations run as their in-loop twins (the tag
   // without "h"). The caller keeps the memory alive.
-  void set_gemm_scratch(uint64_t address, uint64_t bytes) { scratch_ = address, scratch_bytes_ = bytes; }
+  void set_gemm_scratch(uint64_t address, uint64_t bytes) { scratch_ = address, scratch_bytes_ = bytes, x16_of_ = 0; }
+  // While on, f16 products whose activations (address, tokens, row length)
+  // are those the previous f16 product converted skip their pre-pass: the
+  // caller promises nothing writes them in between (Q/K/V of one layer,
+  // gate/up). Turning it off forgets the converted input.
+  // HALO_VULKAN_CM_SHARE_X=0 ignores it (every product converts its input).
+  void keep_gemm_input(bool on) { keep_x_ = on && share_x_, x16_of_ = 0; }
   // Scratch for activations up to max_tokens x max_ncols plus one chunk of
   // up to max_weight_elems f16 weights (capped at 128 MiB, or
   // HALO_VULKAN_CM_SCRATCH_MIB; larger weights run in chunks of rows).
@@ -135,7 +148,11 @@ class Ops {
   // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
   bool dp4a_ = false;
   std::string cm_forced_;
+  bool cm_fill_ = true;
   uint64_t scratch_ = 0, scratch_bytes_ = 0;
+  bool keep_x_ = false, share_x_ = true;
+  uint64_t x16_of_ = 0;  // the activations x16 holds while keep_x_ (0: none)
+  uint32_t x16_ntok_ = 0, x16_ldk_ = 0;
   std::string prompt_config_ = "q32";
 };
 

@@ -242,9 +242,11 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
                      RopeStore{0, v_cache + uint64_t{pos0} * kv_dim_ * 2, pos0, hp_.head_dim, hp_.rope_dim});
     stream_.compute_barrier();
   } else {
+    ops_.keep_gemm_input(true);  // one f16 conversion of attn_src for the three
     ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
     ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
     ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
+    ops_.keep_gemm_input(false);
     stream_.compute_barrier();
     if (L.q_norm) {
       ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, eps);
@@ -278,8 +280,10 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
     stream_.compute_barrier();
     return;
   }
+  ops_.keep_gemm_input(true);
   ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
   ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
+  ops_.keep_gemm_input(false);
   stream_.compute_barrier();
   if (fused) {
     ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true, InputFusion{s_.up, 0, 0});

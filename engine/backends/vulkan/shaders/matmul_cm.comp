@@ -38,7 +38,17 @@
 #ifndef BN
 #define BN 64u
 #endif
-#define BK 32u  // two K steps of 16 (spelled out in the K loop)
+// K slice per barrier: 32 (two K steps of 16, double-buffered uvec2 tiles)
+// or 64 (builds with K64, CM_F16 only: four K steps, one uvec4 buffer, see
+// the K loop).
+#ifdef K64
+#ifndef CM_F16
+#error "BK 64 reads f16 rows only (CM_F16)"
+#endif
+#define BK 64u
+#else
+#define BK 32u
+#endif
 // Warp tile and how many warp tiles one subgroup may own (WARP_TILES /
 // subgroups, rounded up): plain integers, the preprocessor picks the
 // spelled-out code by them. The host only picks a build where
@@ -46,7 +56,9 @@
 #ifndef WM
 #define WM 32  // rows: 32 or 64
 #endif
-#define WN 32  // tokens
+#ifndef WN
+#define WN 32  // tokens: 32 or 64
+#endif
 #ifndef TILES_PER_SG
 #define TILES_PER_SG 2  // 1 or 2
 #endif
@@ -61,17 +73,30 @@ layout(local_size_x = LANES) in;
 #define HalfFrag fcoopmatNV<16, gl_ScopeSubgroup, 16, 16>
 #define FloatFrag fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>
 
-// f16 tiles stored 4 halves to a uvec2: the cooperative loads count offsets
-// and strides in array elements (as NVIDIA's samples load f16 matrices from
-// uvec4 arrays; glslang has no f16-vector overloads), and the fill writes one
-// group of 4 values with one 8-byte store. The row stride LDV = BK/4 + 2
-// (BK + 8 halves) puts the 8 rows of each 8x8 piece the hardware reads on
-// distinct banks.
-#define LDV (BK / 4u + 2u)
+// f16 tiles stored 4 halves to a uvec2 (BK 32) or 8 to a uvec4 (BK 64): the
+// cooperative loads count offsets and strides in array elements (as NVIDIA's
+// samples load f16 matrices from uvec4 arrays; glslang has no f16-vector
+// overloads), and the fill writes one group of values with one 8- or 16-byte
+// store. The row stride LDV (BK + 8 halves: 80 or 144 bytes) puts the 8 rows
+// of each 8x8 piece the hardware reads on distinct banks, and the 16-byte
+// stores of 8 consecutive lanes (one row of 128 bytes) conflict-free.
+// BK 32 double-buffers its slices; BK 64 holds one (two 128-row slices of
+// 144-byte rows are 36 KiB of the 48 KiB NVIDIA gives a workgroup).
+#ifdef K64
+#define SHVEC uvec4
+#define HALVES_PER_ELEM 8u
+#define NBUF 1u
+#else
+#define SHVEC uvec2
+#define HALVES_PER_ELEM 4u
+#define NBUF 2u
+#endif
+#define LDV ((BK + 8u) / HALVES_PER_ELEM)
+#define KSTEP_ELEMS (16u / HALVES_PER_ELEM)  // one K step of 16, in array elements
 #define W_SLICE (BM * LDV)
 #define X_SLICE (BN * LDV)
-shared uvec2 w_sh[2u * W_SLICE];  // two slices of [row][k]: operand A, row-major
-shared uvec2 x_sh[2u * X_SLICE];  // two slices of [token][k]: operand B (k x token), column-major
+shared SHVEC w_sh[NBUF * W_SLICE];  // slices of [row][k]: operand A, row-major
+shared SHVEC x_sh[NBUF * X_SLICE];  // slices of [token][k]: operand B (k x token), column-major
 shared float stage[WARP_TILES * 256u];  // one 16x16 accumulator per warp tile, for the epilogue
 
 #ifdef CM_F16
@@ -101,8 +126,18 @@ void load_slice(uint tid, uint row0, uint tok0, uint k0, out uvec4 w[FILL_W], ou
   }
 }
 
-// The registers of load_slice into slice buffer buf (two uvec2 of 4 halves each).
+// The registers of load_slice into slice buffer buf (one uvec4 or two uvec2 each).
 void store_slice(uint tid, uint buf, uvec4 w[FILL_W], uvec4 xv[FILL_X]) {
+#ifdef K64
+  [[unroll]] for (uint it = 0u; it < FILL_W; ++it) {
+    uint idx = tid + LANES * it;
+    w_sh[buf * W_SLICE + (idx / GROUPS) * LDV + idx % GROUPS] = w[it];
+  }
+  [[unroll]] for (uint it = 0u; it < FILL_X; ++it) {
+    uint idx = tid + LANES * it;
+    x_sh[buf * X_SLICE + (idx / GROUPS) * LDV + idx % GROUPS] = xv[it];
+  }
+#else
   [[unroll]] for (uint it = 0u; it < FILL_W; ++it) {
     uint idx = tid + LANES * it, at = buf * W_SLICE + (idx / GROUPS) * LDV + 2u * (idx % GROUPS);
     w_sh[at] = w[it].xy;
@@ -113,6 +148,7 @@ void store_slice(uint tid, uint buf, uvec4 w[FILL_W], uvec4 xv[FILL_X]) {
     x_sh[at] = xv[it].xy;
     x_sh[at + 1u] = xv[it].zw;
   }
+#endif
 }
 #define SLICE_REGS uvec4
 #else
@@ -168,7 +204,7 @@ void write_fragment(uint slot, uint r0, uint t0) {
 }
 
 // Products of warp tile t (the subgroup's t-th) for the K step at uvec2
-// offset kk of slice buffer buf, into accumulators acc.
+// offset kk (array elements) of slice buffer buf, into accumulators acc.
 #define TILE_PRODUCTS(t, acc, kk)                                                                 \
   {                                                                                               \
     uint wt = sg + (t) * nsg;                                                                     \
@@ -196,9 +232,14 @@ void write_fragment(uint slot, uint r0, uint t0) {
   subgroupBarrier();                                                    \
   write_fragment(wt, row0 + o.x + 16u * (i), tok0 + o.y + 16u * (j));   \
   subgroupBarrier(); /* the slot is written again by the next fragment */
+#if FN > 2
+#define EPILOGUE_ROW(acc, i) EPILOGUE_FRAG(acc, i, 0) EPILOGUE_FRAG(acc, i, 1) \
+                             EPILOGUE_FRAG(acc, i, 2) EPILOGUE_FRAG(acc, i, 3)
+#else
+#define EPILOGUE_ROW(acc, i) EPILOGUE_FRAG(acc, i, 0) EPILOGUE_FRAG(acc, i, 1)
+#endif
 #if FM > 2
-#define EPILOGUE_LOW_ROWS(acc) EPILOGUE_FRAG(acc, 2, 0) EPILOGUE_FRAG(acc, 2, 1) \
-                               EPILOGUE_FRAG(acc, 3, 0) EPILOGUE_FRAG(acc, 3, 1)
+#define EPILOGUE_LOW_ROWS(acc) EPILOGUE_ROW(acc, 2) EPILOGUE_ROW(acc, 3)
 #else
 #define EPILOGUE_LOW_ROWS(acc)
 #endif
@@ -207,8 +248,8 @@ void write_fragment(uint slot, uint r0, uint t0) {
     uint wt = sg + (t) * nsg;                                                     \
     if (wt < WARP_TILES) {                                                        \
       uvec2 o = warp_origin(wt);                                                  \
-      EPILOGUE_FRAG(acc, 0, 0) EPILOGUE_FRAG(acc, 0, 1)                           \
-      EPILOGUE_FRAG(acc, 1, 0) EPILOGUE_FRAG(acc, 1, 1)                           \
+      EPILOGUE_ROW(acc, 0)                                                        \
+      EPILOGUE_ROW(acc, 1)                                                        \
       EPILOGUE_LOW_ROWS(acc)                                                      \
     }                                                                             \
   }
@@ -234,16 +275,34 @@ void main() {
   store_slice(tid, 0u, w, xv);
   barrier();
   uint buf = 0u;
+#ifdef K64
+  // One buffer: the next slice waits in registers until every subgroup has
+  // read this one (two barriers per 64 K, as many per K as BK 32's one per 32).
+  for (uint k0 = 0u; k0 < pc.ncols; k0 += BK) {
+    bool more = k0 + BK < pc.ncols;  // uniform: the barrier below is legal
+    if (more) load_slice(tid, row0, tok0, k0 + BK, w, xv);
+    K_STEP(0u)                // halves 0..15
+    K_STEP(KSTEP_ELEMS)       // 16..31
+    K_STEP(2u * KSTEP_ELEMS)  // 32..47
+    K_STEP(3u * KSTEP_ELEMS)  // 48..63
+    barrier();
+    if (more) {
+      store_slice(tid, 0u, w, xv);
+      barrier();
+    }
+  }
+#else
   for (uint k0 = 0u; k0 < pc.ncols; k0 += BK) {
     bool more = k0 + BK < pc.ncols;
     if (more) load_slice(tid, row0, tok0, k0 + BK, w, xv);
-    K_STEP(0u)  // halves 0..15 of the slice
-    K_STEP(4u)  // halves 16..31 (offsets in uvec2 of 4 halves)
+    K_STEP(0u)           // halves 0..15 of the slice
+    K_STEP(KSTEP_ELEMS)  // halves 16..31
     // The other buffer was last read before the previous barrier.
     if (more) store_slice(tid, buf ^ 1u, w, xv);
     barrier();
     buf ^= 1u;
   }
+#endif
 
   // Epilogue: each subgroup stages its accumulators one at a time in its
   // warp tile's slot and writes them out with bias / accumulation.
