@@ -128,9 +128,9 @@ const char* const kTypes[] = {"f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_
 // for every type, and the subgroup sizes each one accepts.
 TEST(CoopmatConfigs, EveryConfigurationIsBuiltForEveryType) {
   std::vector<std::string> all = vk::Ops::coopmat_configs(32);
-  EXPECT_EQ(all, (std::vector<std::string>{"128x128t2h", "128x128h", "128x128", "128x64", "128x128w64h",
-                                           "128x128w64", "64x64", "128x64h", "64x64h", "128x128t2",
-                                           "128x128k64h", "128x128t2k64h", "128x128s64h", "128x128s64k64h"}));
+  EXPECT_EQ(all, (std::vector<std::string>{"128x128s64k64h", "128x128t2h", "128x128h", "128x128", "128x64",
+                                           "128x128w64h", "128x128w64", "64x64", "128x64h", "64x64h", "128x128t2",
+                                           "128x128k64h", "128x128t2k64h", "128x128s64h"}));
   for (const std::string& tag : all) {
     if (tag.back() == 'h') {  // one build for every type, after the type's to_f16 pre-pass
       EXPECT_TRUE(vk::Pipelines::has("matmul_cm" + tag)) << tag;
@@ -150,9 +150,9 @@ TEST(CoopmatConfigs, SmallProductsTakeSmallerTiles) {
   auto pick = [](const char* forced, uint32_t rows, uint32_t ntok, uint32_t sg, bool fill) {
     return vk::Ops::coopmat_config_for(forced, rows, ntok, sg, /*have_scratch=*/true, fill);
   };
-  EXPECT_EQ(pick("", 4096, 512, 32, true), "128x128t2h");   // 32 x 4 = 128 workgroups
+  EXPECT_EQ(pick("", 4096, 512, 32, true), "128x128s64k64h");  // 32 x 4 = 128 workgroups
   EXPECT_EQ(pick("", 1024, 512, 32, true), "64x64h");       // 8 x 4 = 32 -> 16 x 8 = 128
-  EXPECT_EQ(pick("", 1024, 512, 32, false), "128x128t2h");
+  EXPECT_EQ(pick("", 1024, 512, 32, false), "128x128s64k64h");
   EXPECT_EQ(pick("128x128h", 1024, 512, 32, true), "64x64h");
   EXPECT_EQ(pick("128x128", 1024, 512, 32, true), "64x64");  // in-loop stays in-loop
   EXPECT_EQ(pick("128x128w64h", 1024, 512, 64, true), "64x64h");

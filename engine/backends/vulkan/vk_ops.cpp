@@ -116,9 +116,11 @@ struct CmConfig {
   bool f16;
 };
 constexpr CmConfig kCmConfigs[] = {
-    // wave32: 4 subgroups of 2 warp tiles each; the fastest on an H100
-    // (7b-q4_0 pp512 7,404 t/s against 7,032 for 128x128h).
-    {"128x128t2h", 128, 128, 128, 8, 2, true},
+    // wave32, f16 rows: 4 subgroups of one 64x64 warp tile each, K slices of
+    // 64 in one uvec4 buffer; the fastest on an H100 (pp512 7b-q4_0 9,806 t/s,
+    // 8b-q8_0 8,282; 128x128t2h 7,404 and 6,246; BENCHMARKS.md).
+    {"128x128s64k64h", 128, 128, 128, 4, 1, true},
+    {"128x128t2h", 128, 128, 128, 8, 2, true},  // wave32: 4 subgroups of 2 warp tiles each
     {"128x128h", 128, 128, 256, 8, 1, true},
     {"128x128", 128, 128, 256, 8, 1, false},
     {"128x64", 128, 64, 128, 4, 1, false},
@@ -129,11 +131,10 @@ constexpr CmConfig kCmConfigs[] = {
     {"64x64h", 64, 64, 128, 4, 2, true},
     {"128x128t2", 128, 128, 128, 8, 2, false},
     // f16 only (meson.build's coopmat_f16_configs): K slices of 64 in one
-    // uvec4 buffer (k64), 64x64 warp tiles (s64), or both.
+    // uvec4 buffer (k64), 64x64 warp tiles (s64); tuning candidates.
     {"128x128k64h", 128, 128, 256, 8, 1, true},
     {"128x128t2k64h", 128, 128, 128, 8, 2, true},
     {"128x128s64h", 128, 128, 128, 4, 1, true},
-    {"128x128s64k64h", 128, 128, 128, 4, 1, true},
 };
 // Tokens from which the default takes the f16 builds: their pre-pass writes
 // and the GEMM reads 2 bytes per weight, which pays only where the product
@@ -162,9 +163,9 @@ const CmConfig* cm_config_named(const std::string& tag) {
 
 // The forced configuration where it fits the subgroup size; else, by
 // default, prompts of more than kF16MinTokens take 128x128 tiles on f16
-// rows (when the Ops has scratch; 128x128t2h on wave32), more than 64 tokens 128x128 tiles (twice
-// the products per staged value of 64x64), shorter ones 128x64; wave64
-// devices get 128x128w64(h) and 64x64 for the same cases.
+// rows when the Ops has scratch (128x128s64k64h on wave32), more than 64
+// tokens 128x128 tiles (twice the products per staged value of 64x64),
+// shorter ones 128x64; wave64 devices get 128x128w64(h) and 64x64.
 const CmConfig& cm_config(const std::string& forced, uint32_t ntok, uint32_t subgroup_size, bool have_scratch) {
   const CmConfig* pick = cm_config_named(forced);
   if (pick && cm_config_fits(*pick, subgroup_size)) return *pick;
