@@ -29,7 +29,7 @@ using json = nlohmann::json;
 
 // Bounds from the fixtures README: f16 KV cache (and f16 GEMM inputs for
 // prompts), or 8-bit activations, which the decode matvec uses for Q4_0 and
-// Q8_0 weights on devices with integer dot products (HALO_VULKAN_DP4A=0: off).
+// Q8_0 weights on devices with integer dot products when HALO_VULKAN_DP4A=1.
 struct Bound {
   double rel, abs;
 };
@@ -94,7 +94,7 @@ double compare(const std::vector<float>& logits, const Case& c, uint32_t n_vocab
 
 struct ModelCase {
   const char* model;
-  bool int8_decode;  // false: HALO_VULKAN_DP4A=0, float decode matvecs
+  bool int8_decode;  // HALO_VULKAN_DP4A=1: 8-bit decode matvecs, else float
 };
 
 class VulkanModel : public ::testing::TestWithParam<ModelCase> {};
@@ -103,12 +103,13 @@ class VulkanModel : public ::testing::TestWithParam<ModelCase> {};
 // all logits, then as a prompt followed by one-token decode steps.
 TEST_P(VulkanModel, MatchesExactReference) {
   const ModelCase mc = GetParam();
-  if (!mc.int8_decode) setenv("HALO_VULKAN_DP4A", "0", 1);
+  const char* dp4a = mc.int8_decode ? "1" : "0";
+  setenv("HALO_VULKAN_DP4A", dp4a, 1);
   auto backend = vulkan_or_null();
   unsetenv("HALO_VULKAN_DP4A");  // read when the backend's device and runners are made
   HALO_REQUIRE_VULKAN(backend);
   auto model = Model::load(test::fixture(std::string("models/") + mc.model + ".gguf"), {.pool = backend->pool()});
-  if (!mc.int8_decode) setenv("HALO_VULKAN_DP4A", "0", 1);
+  setenv("HALO_VULKAN_DP4A", dp4a, 1);
   auto runner = backend->attach(*model, RunnerOptions{256, 0});
   unsetenv("HALO_VULKAN_DP4A");
   const bool int8 = mc.int8_decode && test::gpu()->ctx->features().integer_dot_product;
@@ -138,14 +139,14 @@ TEST_P(VulkanModel, MatchesExactReference) {
 }
 
 std::string case_name(const ::testing::TestParamInfo<ModelCase>& info) {
-  std::string n = std::string(info.param.model) + (info.param.int8_decode ? "" : "_float_decode");
+  std::string n = std::string(info.param.model) + (info.param.int8_decode ? "_int8_decode" : "");
   for (char& ch : n)
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return n;
 }
 
-const ModelCase kModelCases[] = {{"llama-spm-q4_k_m", true}, {"qwen3-spm-q8_0", true},  {"qwen2-spm-q4_0", true},
-                                 {"llama3-bpe-q4_k_m", true}, {"qwen3-spm-q8_0", false}, {"qwen2-spm-q4_0", false}};
+const ModelCase kModelCases[] = {{"llama-spm-q4_k_m", false}, {"qwen3-spm-q8_0", false}, {"qwen2-spm-q4_0", false},
+                                 {"llama3-bpe-q4_k_m", false}, {"qwen3-spm-q8_0", true},  {"qwen2-spm-q4_0", true}};
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, VulkanModel, ::testing::ValuesIn(kModelCases), case_name);
 

@@ -220,7 +220,7 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
     : ctx_(ctx),
       pipelines_(pipelines),
       attention_kernel_(attention_kernel_from_env()),
-      dp4a_(ctx.features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A")),
+      dp4a_(ctx.features().integer_dot_product && env_or_empty("HALO_VULKAN_DP4A") == "1"),
       cm_forced_(env_or_empty("HALO_VULKAN_CM")),
       cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")),
       share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")) {

@@ -145,7 +145,9 @@ class Ops {
   Pipelines& pipelines_;
   Profiler* profiler_ = nullptr;
   AttentionKernel attention_kernel_ = AttentionKernel::Auto;
-  // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=0: float).
+  // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=1; off by
+  // default: no faster than float on an H100 in the final A/B, and 8-bit
+  // activations move logits ~25x further from exact on the fixtures).
   bool dp4a_ = false;
   std::string cm_forced_;
   bool cm_fill_ = true;
