@@ -289,13 +289,7 @@ TEST(CoopmatGemmF32, MatchesReferenceOnRandomF32Weights) {
   std::vector<float> w(rows * cols), x(ntok * cols);
   for (float& v : w) v = nd(rng);
   for (float& v : x) v = nd(rng);
-  std::vector<double> ref(ntok * rows);
-  for (uint32_t t = 0; t < ntok; ++t)
-    for (uint32_t r = 0; r < rows; ++r) {
-      double s = 0;
-      for (uint32_t k = 0; k < cols; ++k) s += double(w[r * cols + k]) * x[t * cols + k];
-      ref[t * rows + r] = s;
-    }
+  const std::vector<double> ref = test::reference_product(w, x, rows, cols, ntok);
   vk::Buffer wb = test::upload(w), xb = test::upload(x);
   for_each_config([&] {
     // NaN first, so a configuration that writes nothing cannot pass on an earlier one's output.

@@ -80,6 +80,19 @@ inline std::vector<float> read_floats(const vk::Buffer& b, size_t n) {
 }
 
 // Normalised mean squared error: sum (a - ref)^2 / sum ref^2.
+// y[t][r] = sum_k w[r][k] x[t][k] in double: the reference of the products.
+inline std::vector<double> reference_product(const std::vector<float>& w, const std::vector<float>& x,
+                                             uint32_t rows, uint32_t cols, uint32_t ntok) {
+  std::vector<double> y(uint64_t{ntok} * rows);
+  for (uint32_t t = 0; t < ntok; ++t)
+    for (uint32_t r = 0; r < rows; ++r) {
+      double s = 0;
+      for (uint32_t k = 0; k < cols; ++k) s += double(w[uint64_t{r} * cols + k]) * x[uint64_t{t} * cols + k];
+      y[uint64_t{t} * rows + r] = s;
+    }
+  return y;
+}
+
 inline double nmse(const std::vector<float>& a, const std::vector<double>& ref) {
   double num = 0, den = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
