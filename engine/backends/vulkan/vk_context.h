@@ -71,6 +71,10 @@ class Buffer {
 };
 
 // A command buffer with its pool and fence, for one thread of work.
+// Makes the writes of earlier compute dispatches in cmd visible to later
+// ones (compute stages only: a forward pass records no transfers).
+void record_compute_barrier(VkCommandBuffer cmd);
+
 class CommandStream {
  public:
   explicit CommandStream(Context& ctx);

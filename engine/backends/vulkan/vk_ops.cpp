@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "engine/backends/vulkan/vk_env.h"
 #include "engine/error.h"
 
 namespace halo::vk {
@@ -24,10 +25,9 @@ uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b 
 // that build exists for the type (a tuning aid: the builds are listed in
 // meson.build); else the 8-bit integer build ("q") where the device has
 // integer dot products and the type has one; else the float build.
-std::string decode_kernel(const char* env, const std::string& base, bool dp4a, const std::string& suffix) {
-  const char* pick = std::getenv(env);
-  if (pick && *pick) {
-    std::string k = std::string("matvec1") + pick + "_" + suffix;
+std::string decode_kernel(const std::string& pick, const std::string& base, bool dp4a, const std::string& suffix) {
+  if (!pick.empty()) {
+    std::string k = "matvec1" + pick + "_" + suffix;
     if (Pipelines::has(k)) return k;
   }
   const std::string quantized = "matvec1" + base + "q_" + suffix;
@@ -76,11 +76,6 @@ bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
   return p.pos0 + p.ntok <= kHeadKernelMaxKeys;
 }
 
-bool env_is_zero(const char* name) {
-  const char* v = std::getenv(name);
-  return v && std::string(v) == "0";
-}
-
 // attention_prompt.comp shares each K/V tile across a query block; its row
 // reductions shuffle across 8 consecutive lanes, so subgroups need 8.
 bool use_prompt_kernel(AttentionKernel k, const AttentionPush& p, uint32_t subgroup_size) {
@@ -97,14 +92,6 @@ AttentionKernel attention_kernel_from_env() {
   return AttentionKernel::Auto;
 }
 
-// Makes one compute dispatch's writes visible to the next (as CommandStream::compute_barrier).
-void compute_to_compute_barrier(VkCommandBuffer cmd) {
-  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
-  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-  vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb,
-                       0, nullptr, 0, nullptr);
-}
 
 // The cooperative-matrix GEMM builds (meson.build, coopmat_configs): tile
 // rows x tokens per workgroup, lanes, warp tiles and how many of them one
@@ -203,10 +190,6 @@ const CmConfig& cm_in_loop(const CmConfig& c) {
   return twin ? *twin : *cm_config_named("64x64");
 }
 
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 }  // namespace
 
@@ -223,7 +206,9 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
       dp4a_(ctx.features().integer_dot_product && env_or_empty("HALO_VULKAN_DP4A") == "1"),
       cm_forced_(env_or_empty("HALO_VULKAN_CM")),
       cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")),
-      share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")) {
+      share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")),
+      matvec_pick_(env_or_empty("HALO_VULKAN_MATVEC")),
+      matvec_dual_pick_(env_or_empty("HALO_VULKAN_MATVEC_DUAL")) {
   set_attention_prompt_config(env_or_empty("HALO_VULKAN_ATTN_PROMPT"));
 }
 
@@ -283,7 +268,7 @@ void Ops::matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint
   p.pos = rs.pos;
   p.head_dim = rs.head_dim;
   p.rope_dim = rs.rope_dim;
-  const std::string kernel = decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, variant_suffix(w.type));
+  const std::string kernel = decode_kernel(matvec_pick_, "", dp4a_, variant_suffix(w.type));
   const uint32_t rows = kMatvecRowsPerGroup;
   if (rows % 2 != 0 || w.nrows % 2 != 0 || rs.head_dim % 2 != 0 || rs.rope_dim > rs.head_dim)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: the RoPE/cache epilogue needs even rows and head sizes");
@@ -302,7 +287,7 @@ void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t 
   if (ntok <= kMatvecMaxTokens) {
     // One token (decode) has its own build with one token's accumulators.
     const std::string kernel =
-        ntok == 1 ? decode_kernel("HALO_VULKAN_MATVEC", "", dp4a_, suffix) : "matvec_" + suffix;
+        ntok == 1 ? decode_kernel(matvec_pick_, "", dp4a_, suffix) : "matvec_" + suffix;
     dispatch(cmd, kernel, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
     return;
   }
@@ -330,7 +315,7 @@ bool Ops::matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_
   chunk = chunk >= w.nrows ? w.nrows : chunk / kF16ChunkRows * kF16ChunkRows;
   const uint64_t x16 = scratch_, w16 = scratch_ + x_bytes;
   // An earlier product's GEMM may still read the scratch.
-  compute_to_compute_barrier(cmd);
+  record_compute_barrier(cmd);
   // Products that share their input (keep_gemm_input) convert it once.
   const bool reuse = keep_x_ && x16_of_ == p.x && x16_ntok_ == p.ntok && x16_ldk_ == ldk;
   if (!reuse) to_f16(cmd, WeightView{GgmlType::F32, p.x, w.ncols, p.ntok, w.ncols * 4}, 0, p.ntok, x16, ldk);
@@ -339,9 +324,9 @@ bool Ops::matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_
   x16_ldk_ = ldk;
   for (uint32_t row0 = 0; row0 < w.nrows; row0 += static_cast<uint32_t>(chunk)) {
     const uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(chunk, w.nrows - row0));
-    if (row0 > 0) compute_to_compute_barrier(cmd);  // the previous chunk's GEMM reads w16
+    if (row0 > 0) record_compute_barrier(cmd);  // the previous chunk's GEMM reads w16
     to_f16(cmd, w, row0, n, w16, ldk);
-    compute_to_compute_barrier(cmd);
+    record_compute_barrier(cmd);
     GemmF16Push g{};
     g.weight = w16;
     g.x = x16;
@@ -408,7 +393,7 @@ void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const Weigh
   p.row_bytes = gate.row_bytes;
   p.ntok = 1;
   const std::string kernel =
-      decode_kernel("HALO_VULKAN_MATVEC_DUAL", "d", dp4a_, variant_suffix(gate.type));
+      decode_kernel(matvec_dual_pick_, "d", dp4a_, variant_suffix(gate.type));
   std::string shape = profiler_ ? "2x" + std::to_string(gate.nrows) + "x" + std::to_string(gate.ncols) : "";
   dispatch(cmd, kernel, p, ceil_div(gate.nrows, kDualRowsPerGroup), 1, shape.c_str());
 }
@@ -496,7 +481,7 @@ void Ops::attention(VkCommandBuffer cmd, AttentionPush p, uint64_t partials_byte
   const std::string sized = std::string(b.variant) + "_hd" + std::to_string(p.head_dim);
   dispatch(cmd, Pipelines::has(sized) ? sized : b.variant, p, uint64_t{groups} * n_split, 1, shape.c_str());
   if (n_split == 1) return;
-  compute_to_compute_barrier(cmd);
+  record_compute_barrier(cmd);
   dispatch(cmd, "attention_combine", p, uint64_t{p.ntok} * p.n_head, 1, shape.c_str());
 }
 

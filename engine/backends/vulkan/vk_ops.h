@@ -156,6 +156,8 @@ class Ops {
   uint64_t x16_of_ = 0;  // the activations x16 holds while keep_x_ (0: none)
   uint32_t x16_ntok_ = 0, x16_ldk_ = 0;
   std::string prompt_config_ = "q32";
+  // HALO_VULKAN_MATVEC / _DUAL: one-token builds picked by their letters (tuning).
+  std::string matvec_pick_, matvec_dual_pick_;
 };
 
 }  // namespace halo::vk

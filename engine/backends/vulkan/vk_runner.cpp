@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine/backends/vulkan/vk_env.h"
 #include "engine/error.h"
 #include "engine/quant/dequant.h"
 
@@ -211,14 +212,6 @@ namespace {
 bool same_layout(const WeightView& a, const WeightView& b) {
   return a.type == b.type && a.ncols == b.ncols && a.nrows == b.nrows && a.row_bytes == b.row_bytes;
 }
-bool env_is_zero(const char* name) {
-  const char* v = std::getenv(name);
-  return v && std::string(v) == "0";
-}
-// HALO_VULKAN_MATVEC_DUAL=0 keeps gate and up as two products (A/B timing).
-bool swiglu_unfused() { return env_is_zero("HALO_VULKAN_MATVEC_DUAL"); }
-// HALO_VULKAN_ROPE_EPILOGUE=0 runs RoPE and the cache store as their own kernel.
-bool rope_unfused() { return env_is_zero("HALO_VULKAN_ROPE_EPILOGUE"); }
 }  // namespace
 
 void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok, uint32_t pos0) {
@@ -231,7 +224,7 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   const float eps = hp_.rms_eps;
 
   const auto [attn_src, attn_in] = normed_input(cmd, L.attn_norm, ntok, fused);
-  if (ntok == 1 && hp_.rope_layout != RopeLayout::NeoX && !L.q_norm && !rope_unfused()) {
+  if (ntok == 1 && hp_.rope_layout != RopeLayout::NeoX && !L.q_norm && fuse_rope_) {
     // One token, adjacent RoPE pairs, no per-head norms: the projections
     // rotate Q and K and write K and V into the cache themselves.
     RopeStore rs{rope_.address(), 0, pos0, hp_.head_dim, hp_.rope_dim};
@@ -272,7 +265,7 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   stream_.compute_barrier();
 
   const auto [ffn_src, ffn_in] = normed_input(cmd, L.ffn_norm, ntok, fused);
-  if (ntok == 1 && same_layout(L.gate, L.up) && !swiglu_unfused()) {
+  if (ntok == 1 && same_layout(L.gate, L.up) && fuse_gate_up_) {
     // One token: gate and up in one pass, SwiGLU applied on the way out.
     ops_.matvec_swiglu(cmd, L.gate, L.up, ffn_src, s_.gate, ffn_in);
     stream_.compute_barrier();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/backend/backend.h"
+#include "engine/backends/vulkan/vk_env.h"
 #include "engine/backends/vulkan/vk_ops.h"
 #include "engine/backends/vulkan/vk_pool.h"
 #include "engine/model/model.h"
@@ -68,6 +69,10 @@ class VulkanRunner final : public Runner {
   uint64_t output_norm_ = 0;
   std::vector<Layer> layers_;
   Scratch s_{};
+  // Decode fusions, on unless HALO_VULKAN_MATVEC_DUAL=0 (gate and up as two
+  // products) or HALO_VULKAN_ROPE_EPILOGUE=0 (RoPE as its own kernel).
+  bool fuse_gate_up_ = !env_is_zero("HALO_VULKAN_MATVEC_DUAL");
+  bool fuse_rope_ = !env_is_zero("HALO_VULKAN_ROPE_EPILOGUE");
 };
 
 }  // namespace halo::vk
