@@ -84,8 +84,7 @@ bool use_prompt_kernel(AttentionKernel k, const AttentionPush& p, uint32_t subgr
 }
 
 AttentionKernel attention_kernel_from_env() {
-  const char* v = std::getenv("HALO_VULKAN_ATTENTION");
-  std::string s = v ? v : "";
+  const std::string s = env_or_empty("HALO_VULKAN_ATTENTION");
   if (s == "head") return AttentionKernel::PerHead;
   if (s == "blocked") return AttentionKernel::Blocked;
   if (s == "prompt") return AttentionKernel::Prompt;
