@@ -22,12 +22,28 @@ using test::gpu;
 
 // The SIMT kernels compute in f32; beyond kMatvecMaxTokens a device with
 // cooperative matrices runs the f16-input GEMM (test_vk_coopmat.cpp says why 1e-5).
-// One-token products of Q4_0/Q8_0 weights run in 8-bit integers where the
-// device has integer dot products: the input is quantized to 8 bits per 16
-// values, 2e-4 covers that (measured 3e-5 for plain products, 3.5e-4 for
-// the gate/up pair's silu(g) * u, hence its own bound).
+// One-token products of Q4_0/Q8_0 weights also run in 8-bit integers on an
+// input quantized per 32 values (quantize_input, or the epilogue of the
+// product before): 2e-4 covers that (measured 3e-5 for plain products,
+// 3.5e-4 for the gate/up pair's silu(g) * u, hence its own bound).
+bool quantized_input_mode = false;  // while the bodies run on 8-bit inputs
+
 bool int8_decode(GgmlType type, uint32_t ntok) {
-  return ntok == 1 && gpu()->ops->integer_dot_products() && (type == GgmlType::Q4_0 || type == GgmlType::Q8_0);
+  return ntok == 1 && quantized_input_mode && (type == GgmlType::Q4_0 || type == GgmlType::Q8_0);
+}
+
+// The product input as the kernels take it in the current mode: x itself,
+// or (quantized_input_mode) quantize_input's output in `holder`, recorded
+// into cmd with a barrier after it.
+std::pair<uint64_t, vk::InputFusion> product_input(VkCommandBuffer cmd, const vk::Buffer& x, uint32_t cols,
+                                                   vk::InputFusion fuse, vk::Buffer& holder) {
+  if (!quantized_input_mode) return {x.address(), fuse};
+  holder = test::upload(nullptr, vk::Ops::quantized_input_bytes(cols));
+  gpu()->ops->quantize_input(cmd, x.address(), fuse.norm, fuse.eps, cols, holder.address());
+  gpu()->stream->compute_barrier();
+  vk::InputFusion q{0, fuse.norm, fuse.eps};  // the norm's weights are in the input; its row scale is not
+  q.quantized = true;
+  return {holder.address(), q};
 }
 
 double nmse_bound(GgmlType type, uint32_t ntok, double f32_bound) {
@@ -36,16 +52,16 @@ double nmse_bound(GgmlType type, uint32_t ntok, double f32_bound) {
   return f16 ? 1e-5 : f32_bound;
 }
 
-// Runs a test body with the decode matvec's integer builds off, then on
-// (where the device and the type have them).
+// Runs a test body with f32 inputs, then (where the device has integer dot
+// products and the type 8-bit products) on 8-bit inputs.
 template <typename Body>
 void with_and_without_int8(GgmlType type, Body body) {
-  gpu()->ops->set_integer_dot_products(false);
   body();
-  gpu()->ops->set_integer_dot_products(true);
-  if (int8_decode(type, 1)) {
-    SCOPED_TRACE("8-bit integer decode");
+  if (gpu()->ctx->features().integer_dot_product && vk::Ops::reads_quantized_input(type)) {
+    SCOPED_TRACE("8-bit decode on a quantized input");
+    quantized_input_mode = true;
     body();
+    quantized_input_mode = false;
   }
 }
 
@@ -135,7 +151,10 @@ void check_matmul(const char* type, uint32_t rows, uint32_t cols, uint32_t ntok,
 
   vk::Buffer wb = test::upload(wbytes), xb = test::upload(x), bb = test::upload(b), yb = test::upload(y0);
   vk::WeightView w{f.q->type, wb.address(), cols, rows, rb};
-  gpu()->ops->matmul(gpu()->stream->begin(), w, xb.address(), yb.address(), ntok, bias ? bb.address() : 0, accumulate);
+  VkCommandBuffer cmd = gpu()->stream->begin();
+  vk::Buffer xq;
+  const auto [in, fuse] = ntok == 1 ? product_input(cmd, xb, cols, {}, xq) : std::pair{xb.address(), vk::InputFusion{}};
+  gpu()->ops->matmul(cmd, w, in, yb.address(), ntok, bias ? bb.address() : 0, accumulate, fuse);
   gpu()->stream->submit_and_wait();
   const double e = test::nmse(test::read_floats(yb, ref.size()), ref);
   EXPECT_LT(e, nmse_bound(f.q->type, ntok, 1e-9)) << "normalised MSE";
@@ -177,7 +196,7 @@ void check_swiglu(const char* type, uint32_t rows, uint32_t cols, bool norm) {
   std::mt19937 rng(rows * 13 + cols);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> x(cols), nw(cols);
-  for (float& v : x) v = nd(rng);
+  for (float& v : x) v = 3 * nd(rng);  // rms(x) far from 1, so a missing norm scale shows
   for (float& v : nw) v = nd(rng);
   const float eps = 1e-5f;
   std::vector<double> xn(cols);
@@ -197,8 +216,10 @@ void check_swiglu(const char* type, uint32_t rows, uint32_t cols, bool norm) {
   vk::Buffer gb = test::upload(gbytes), ub = test::upload(ubytes), xb = test::upload(x), nb = test::upload(nw),
              yb = test::upload(nullptr, rows * 4);
   vk::WeightView gw{f.q->type, gb.address(), cols, rows, rb}, uw{f.q->type, ub.address(), cols, rows, rb};
-  gpu()->ops->matvec_swiglu(gpu()->stream->begin(), gw, uw, xb.address(), yb.address(),
-                            vk::InputFusion{0, norm ? nb.address() : 0, eps});
+  VkCommandBuffer cmd = gpu()->stream->begin();
+  vk::Buffer xq;
+  const auto [in, fuse] = product_input(cmd, xb, cols, vk::InputFusion{0, norm ? nb.address() : 0, eps}, xq);
+  gpu()->ops->matvec_swiglu(cmd, gw, uw, in, yb.address(), fuse);
   gpu()->stream->submit_and_wait();
   const double bound = int8_decode(f.q->type, 1) ? 1e-3 : 1e-9;
   EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), bound) << "normalised MSE";
@@ -242,11 +263,13 @@ TEST_P(QuantKernels, RopeEpilogueRotatesAndStoresPairs) {
   vk::WeightView w{f.q->type, wb.address(), cols, rows, rb};
   with_and_without_int8(f.q->type, [&] {
     VkCommandBuffer cmd = gpu()->stream->begin();
-    gpu()->ops->matmul(cmd, w, xb.address(), plain.address(), 1);
+    vk::Buffer xq;
+    const auto [in, fuse] = product_input(cmd, xb, cols, {}, xq);
+    gpu()->ops->matmul(cmd, w, in, plain.address(), 1, 0, false, fuse);
     vk::RopeStore rs{tb.address(), 0, pos, head_dim, rope_dim};
-    gpu()->ops->matvec_rope(cmd, w, xb.address(), rotated.address(), 0, {}, rs);
+    gpu()->ops->matvec_rope(cmd, w, in, rotated.address(), 0, fuse, rs);
     rs.cache = cache.address();
-    gpu()->ops->matvec_rope(cmd, w, xb.address(), 0, 0, {}, rs);
+    gpu()->ops->matvec_rope(cmd, w, in, 0, 0, fuse, rs);
     gpu()->stream->submit_and_wait();
     const std::vector<float> y = test::read_floats(plain, rows);
     std::vector<double> want(y.begin(), y.end());
@@ -266,6 +289,56 @@ TEST_P(QuantKernels, RopeEpilogueRotatesAndStoresPairs) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantKernels, ::testing::ValuesIn(kTypes));
 
+// An 8-bit input (push.h, XQ_ layout) against the CPU: per block of 32,
+// int8 round(x' / d) with d = max|x'| / 127 (x' = x * norm, or x), the sum
+// of squares of x, and a zero counter. A block of zeros gets d = 0.
+void expect_quantized(const vk::Buffer& out, const std::vector<float>& x, const std::vector<float>* norm) {
+  const uint32_t cols = static_cast<uint32_t>(x.size());
+  const auto* qs = static_cast<const int8_t*>(out.host());
+  const auto* d = reinterpret_cast<const float*>(qs + cols);
+  const float* sumsq = d + cols / 32;
+  const auto* counters = reinterpret_cast<const uint32_t*>(sumsq + cols / 32);
+  int bad = 0;
+  for (uint32_t b = 0; b < cols / 32; ++b) {
+    float amax = 0;
+    double ss = 0;
+    for (uint32_t k = b * 32; k < b * 32 + 32; ++k) {
+      amax = std::max(amax, std::fabs(norm ? x[k] * (*norm)[k] : x[k]));
+      ss += double(x[k]) * x[k];
+    }
+    EXPECT_NEAR(d[b], amax / 127, 1e-6 * amax) << "block " << b;
+    EXPECT_NEAR(sumsq[b], ss, 1e-5 * ss) << "block " << b;
+    EXPECT_EQ(counters[b], 0u) << "block " << b;
+    for (uint32_t k = b * 32; k < b * 32 + 32; ++k) {
+      const float want = amax > 0 ? (norm ? x[k] * (*norm)[k] : x[k]) / amax * 127 : 0;
+      if (std::fabs(qs[k] - want) > 0.5001f && ++bad <= 10) ADD_FAILURE() << "value " << k << ": " << int(qs[k]) << " vs " << want;
+    }
+  }
+}
+
+void check_quantize_input(uint32_t cols, bool norm) {
+  SCOPED_TRACE(std::to_string(cols) + " values" + (norm ? " +norm" : ""));
+  std::mt19937 rng(cols);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  std::vector<float> x(cols), nw(cols);
+  for (float& v : x) v = nd(rng);
+  for (float& v : nw) v = nd(rng);
+  for (uint32_t k = 32; k < 64 && k < cols; ++k) x[k] = 0;  // an all-zero block
+  const float eps = 1e-5f;
+  std::vector<uint8_t> zeros(vk::Ops::quantized_input_bytes(cols));
+  vk::Buffer xb = test::upload(x), nb = test::upload(nw), out = test::upload(zeros);
+  gpu()->ops->quantize_input(gpu()->stream->begin(), xb.address(), norm ? nb.address() : 0, eps, cols, out.address());
+  gpu()->stream->submit_and_wait();
+  expect_quantized(out, x, norm ? &nw : nullptr);
+}
+
+TEST(QuantizeInput, MatchesReferenceQuantization) {
+  HALO_REQUIRE_VULKAN(gpu());
+  check_quantize_input(4096, true);
+  check_quantize_input(11008, false);
+  check_quantize_input(32, true);
+}
+
 TEST(QuantKernelsF32, MatrixProductMatchesOnRandomF32Weights) {
   HALO_REQUIRE_VULKAN(gpu());
   std::mt19937 rng(5);
@@ -282,6 +355,44 @@ TEST(QuantKernelsF32, MatrixProductMatchesOnRandomF32Weights) {
     gpu()->stream->submit_and_wait();
     EXPECT_LT(test::nmse(test::read_floats(yb, ref.size()), ref), nmse_bound(GgmlType::F32, ntok, 1e-10)) << ntok << " tokens";
   }
+}
+
+// A one-token product's output quantized by its own epilogue (the last
+// workgroup of each 32-row block), plain, accumulating and as the gate/up
+// pair: the same bytes quantize_input makes of the f32 output, twice in a
+// row (the block counters must be back at zero after each dispatch).
+TEST(QuantizedOutput, MatchesQuantizeInputOfTheResult) {
+  HALO_REQUIRE_VULKAN(gpu());
+  QuantFixture f = load_fixture("q8_0");
+  ASSERT_NE(f.q, nullptr);
+  const uint32_t rows = 96, cols = 512, rb = static_cast<uint32_t>(*row_bytes(f.q->type, cols));
+  std::vector<uint8_t> wbytes;
+  for (uint32_t copy = 0; copy < rows / 16; ++copy) {
+    std::vector<uint8_t> part = slice_rows(*f.q, 16, cols);
+    wbytes.insert(wbytes.end(), part.begin(), part.end());
+  }
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(cols), nw(rows), y0(rows);
+  for (float& v : x) v = nd(rng);
+  for (float& v : nw) v = nd(rng);
+  for (float& v : y0) v = nd(rng);
+  std::vector<uint8_t> zeros(vk::Ops::quantized_input_bytes(rows));
+  vk::Buffer wb = test::upload(wbytes), xb = test::upload(x), nb = test::upload(nw), xq = test::upload(zeros);
+  vk::WeightView w{f.q->type, wb.address(), cols, rows, rb};
+  for (int pass = 0; pass < 2; ++pass)
+    for (bool accumulate : {false, true})
+      for (bool dual : {false, true}) {
+        SCOPED_TRACE(std::string("pass ") + std::to_string(pass) + (accumulate ? " accumulate" : "") + (dual ? " gate/up" : ""));
+        if (dual && accumulate) continue;
+        vk::Buffer yb = test::upload(y0);
+        VkCommandBuffer cmd = gpu()->stream->begin();
+        const vk::QuantizedOutput out{xq.address(), dual ? 0 : nb.address()};
+        if (dual) gpu()->ops->matvec_swiglu(cmd, w, w, xb.address(), yb.address(), {}, out);
+        else gpu()->ops->matmul(cmd, w, xb.address(), yb.address(), 1, 0, accumulate, {}, out);
+        gpu()->stream->submit_and_wait();
+        expect_quantized(xq, test::read_floats(yb, rows), dual ? nullptr : &nw);
+      }
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ using json = nlohmann::json;
 
 // Bounds from the fixtures README: f16 KV cache (and f16 GEMM inputs for
 // prompts), or 8-bit activations, which the decode matvec uses for Q4_0 and
-// Q8_0 weights on devices with integer dot products when HALO_VULKAN_DP4A=1.
+// Q8_0 weights on devices with integer dot products (unless HALO_VULKAN_DP4A=0).
 struct Bound {
   double rel, abs;
 };
@@ -94,7 +94,7 @@ double compare(const std::vector<float>& logits, const Case& c, uint32_t n_vocab
 
 struct ModelCase {
   const char* model;
-  bool int8_decode;  // HALO_VULKAN_DP4A=1: 8-bit decode matvecs, else float
+  bool int8_decode;  // 8-bit decode matvecs where the device has them, else (HALO_VULKAN_DP4A=0) float
 };
 
 class VulkanModel : public ::testing::TestWithParam<ModelCase> {};
@@ -149,6 +149,45 @@ const ModelCase kModelCases[] = {{"llama-spm-q4_k_m", false}, {"qwen3-spm-q8_0",
                                  {"llama3-bpe-q4_k_m", false}, {"qwen3-spm-q8_0", true},  {"qwen2-spm-q4_0", true}};
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, VulkanModel, ::testing::ValuesIn(kModelCases), case_name);
+
+// Decode steps are recorded one position ahead (VulkanRunner::decode_step):
+// steps at other positions than the guess (a rewind, a jump, a batch in
+// between) must give the logits a fresh runner gives for the same history.
+TEST(VulkanDecode, StepsOffTheGuessedPositionGiveTheSameLogits) {
+  auto backend = vulkan_or_null();
+  HALO_REQUIRE_VULKAN(backend);
+  auto model = Model::load(test::fixture("models/qwen2-spm-q4_0.gguf"), {.pool = backend->pool()});
+  const std::vector<int32_t> prompt = {1, 450, 4996, 17354}, more = {1701, 29871, 338, 263};
+  std::span<const int32_t> m(more);
+  std::vector<std::vector<float>> want;  // logits after prompt + more[0..i]
+  {
+    auto fresh = backend->attach(*model, RunnerOptions{64, 0});
+    std::vector<float> l;
+    fresh->eval(prompt, 0, false, l);
+    for (size_t i = 0; i < more.size(); ++i) {
+      fresh->eval(m.subspan(i, 1), static_cast<uint32_t>(prompt.size() + i), false, l);
+      want.push_back(l);
+    }
+  }
+  auto runner = backend->attach(*model, RunnerOptions{64, 0});
+  std::vector<float> l;
+  auto expect_step = [&](size_t i) {
+    SCOPED_TRACE("step " + std::to_string(i));
+    runner->eval(m.subspan(i, 1), static_cast<uint32_t>(prompt.size() + i), false, l);
+    ASSERT_EQ(l, want[i]);
+  };
+  runner->eval(prompt, 0, false, l);
+  expect_step(0);
+  expect_step(1);
+  expect_step(1);  // the same position again (the guess was the next one)
+  expect_step(0);  // back two positions
+  expect_step(1);
+  runner->eval(prompt, 0, false, l);  // a batch in between
+  expect_step(0);
+  expect_step(1);
+  expect_step(2);
+  expect_step(3);
+}
 
 TEST(VulkanPool, ModelOutsideThePoolIsUploadedOnAttach) {
   auto backend = vulkan_or_null();

@@ -51,10 +51,18 @@ bool bench_matvec(Backend& backend, const std::vector<std::string>& specs, std::
       }
       try {
         double mb = static_cast<double>(*row_bytes(m->type, m->cols)) * m->rows / 1e6;
-        double dep = vulkan_matvec_seconds(backend, static_cast<uint32_t>(m->type), m->rows, m->cols, true);
-        double ovl = vulkan_matvec_seconds(backend, static_cast<uint32_t>(m->type), m->rows, m->cols, false);
-        std::printf("| %s | %.1f | %.2f | %.0f | %.2f | %.0f |\n", s.c_str(), mb, dep * 1e6, mb / 1e3 / dep,
-                    ovl * 1e6, mb / 1e3 / ovl);
+        const uint32_t type = static_cast<uint32_t>(m->type);
+        auto row = [&](const char* input, MatvecInput in) {
+          double dep = vulkan_matvec_seconds(backend, type, m->rows, m->cols, true, in);
+          double ovl = vulkan_matvec_seconds(backend, type, m->rows, m->cols, false, in);
+          std::printf("| %s, %s | %.1f | %.2f | %.0f | %.2f | %.0f |\n", s.c_str(), input, mb, dep * 1e6,
+                      mb / 1e3 / dep, ovl * 1e6, mb / 1e3 / ovl);
+        };
+        row("f32 input", MatvecInput::Float);
+        if (vulkan_reads_quantized_input(backend, type)) {
+          row("8-bit input", MatvecInput::Quantized);
+          row("quantized each step", MatvecInput::QuantizeEachStep);
+        }
       } catch (const std::exception& e) {
         std::fprintf(stderr, "halo-bench: error: --matvec %s: %s\n", s.c_str(), e.what());
         return false;

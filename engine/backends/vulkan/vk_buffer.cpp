@@ -113,9 +113,17 @@ VkCommandBuffer CommandStream::begin() {
 }
 
 void CommandStream::submit_and_wait() {
+  submit();
+  wait();
+}
+
+void CommandStream::submit() {
   check(vkEndCommandBuffer(cmd_), "recording commands");
   check(vkResetFences(ctx_.device(), 1, &fence_), "resetting a fence");
   ctx_.submit(cmd_, fence_);
+}
+
+void CommandStream::wait() {
   ctx_.wait(fence_);
   if (profiler_) profiler_->collect();
 }

@@ -84,6 +84,8 @@ class CommandStream {
 
   VkCommandBuffer begin();  // resets and begins recording
   void submit_and_wait();   // ends, submits, waits; throws Device on loss
+  void submit();            // ends and submits; wait() before begin() again
+  void wait();              // for the last submit; throws Device on loss
   // Makes the writes of earlier dispatches visible to later ones.
   void compute_barrier();
   // The same for transfers (fills, copies) on either side.

@@ -22,17 +22,15 @@ uint32_t ceil_div(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b 
 
 // The one-token matvec build to use: "matvec1" + the letters of
 // HALO_VULKAN_MATVEC (or, for the gate/up pair, HALO_VULKAN_MATVEC_DUAL) when
-// that build exists for the type (a tuning aid: the builds are listed in
-// meson.build); else the 8-bit integer build ("q") where the device has
-// integer dot products and the type has one; else the float build.
-std::string decode_kernel(const std::string& pick, const std::string& base, bool dp4a, const std::string& suffix) {
-  if (!pick.empty()) {
-    std::string k = "matvec1" + pick + "_" + suffix;
-    if (Pipelines::has(k)) return k;
-  }
-  const std::string quantized = "matvec1" + base + "q_" + suffix;
-  if (dp4a && Pipelines::has(quantized)) return quantized;
-  return "matvec1" + base + "_" + suffix;
+// that build exists for the type and reads the input it gets (a tuning aid:
+// the builds are listed in meson.build; those with an x read 8-bit inputs);
+// else the default build for the input: 8-bit ("x") or f32.
+std::string decode_kernel(const std::string& pick, const std::string& base, const std::string& suffix,
+                          bool quantized_input) {
+  const bool pick_reads_8bit = pick.find('x') != std::string::npos;
+  if (!pick.empty() && pick_reads_8bit == quantized_input && Pipelines::has("matvec1" + pick + "_" + suffix))
+    return "matvec1" + pick + "_" + suffix;
+  return "matvec1" + base + (quantized_input ? "x" : "") + "_" + suffix;
 }
 
 
@@ -202,7 +200,6 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
     : ctx_(ctx),
       pipelines_(pipelines),
       attention_kernel_(attention_kernel_from_env()),
-      dp4a_(ctx.features().integer_dot_product && env_or_empty("HALO_VULKAN_DP4A") == "1"),
       cm_forced_(env_or_empty("HALO_VULKAN_CM")),
       cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")),
       share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")),
@@ -254,7 +251,20 @@ MatmulPush matmul_push(const WeightView& w, uint64_t x, uint64_t y, uint64_t bia
   p.x2 = fuse.swiglu_up;
   p.norm = fuse.norm;
   p.eps = fuse.eps;
+  if (fuse.quantized) {  // the norm's weights are in the input; only its row scale is left
+    p.norm = 0;
+    if (fuse.norm) p.flags |= PUSH_FLAG_RMS_SCALE;
+  }
   return p;
+}
+
+// The push fields of a quantized output; rows must fill whole blocks.
+void set_quantized_output(MatmulPush& p, const QuantizedOutput& out) {
+  if (out.dst == 0) return;
+  if (p.nrows % 32 != 0 || p.ntok != 1)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan: a quantized output needs one token and rows in blocks of 32");
+  p.xq_out = out.dst;
+  p.xq_norm = out.norm;
 }
 }  // namespace
 
@@ -267,7 +277,7 @@ void Ops::matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint
   p.pos = rs.pos;
   p.head_dim = rs.head_dim;
   p.rope_dim = rs.rope_dim;
-  const std::string kernel = decode_kernel(matvec_pick_, "", dp4a_, variant_suffix(w.type));
+  const std::string kernel = decode_kernel(matvec_pick_, "", variant_suffix(w.type), fuse.quantized);
   const uint32_t rows = kMatvecRowsPerGroup;
   if (rows % 2 != 0 || w.nrows % 2 != 0 || rs.head_dim % 2 != 0 || rs.rope_dim > rs.head_dim)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: the RoPE/cache epilogue needs even rows and head sizes");
@@ -276,17 +286,20 @@ void Ops::matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint
 }
 
 void Ops::matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
-                 uint64_t bias, bool accumulate, const InputFusion& fuse) {
+                 uint64_t bias, bool accumulate, const InputFusion& fuse, const QuantizedOutput& out) {
   MatmulPush p = matmul_push(w, x, y, bias, accumulate, fuse);
+  p.ntok = ntok;
+  set_quantized_output(p, out);
   if ((p.x2 || p.norm) && ntok > kMatvecMaxTokens)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: fused matmul inputs need at most 8 tokens");
+  if (fuse.quantized && ntok != 1)
+    throw Error(ErrorKind::InvalidArgument, "Vulkan: a quantized matmul input is one token");
   std::string suffix = variant_suffix(w.type);
   std::string shape = profiler_ ? std::to_string(w.nrows) + "x" + std::to_string(w.ncols) : "";
-  p.ntok = ntok;
   if (ntok <= kMatvecMaxTokens) {
     // One token (decode) has its own build with one token's accumulators.
     const std::string kernel =
-        ntok == 1 ? decode_kernel(matvec_pick_, "", dp4a_, suffix) : "matvec_" + suffix;
+        ntok == 1 ? decode_kernel(matvec_pick_, "", suffix, fuse.quantized) : "matvec_" + suffix;
     dispatch(cmd, kernel, p, ceil_div(w.nrows, kMatvecRowsPerGroup), 1, shape.c_str());
     return;
   }
@@ -377,24 +390,31 @@ std::vector<std::string> Ops::coopmat_configs(uint32_t subgroup_size) {
 }
 
 void Ops::matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const WeightView& up, uint64_t x, uint64_t y,
-                        const InputFusion& fuse) {
+                        const InputFusion& fuse, const QuantizedOutput& out) {
   if (gate.type != up.type || gate.ncols != up.ncols || gate.nrows != up.nrows || gate.row_bytes != up.row_bytes)
     throw Error(ErrorKind::InvalidArgument, "Vulkan: fused gate/up needs two matrices of one type and shape");
-  MatmulPush p{};
-  p.weight = gate.address;
+  MatmulPush p = matmul_push(gate, x, y, 0, false, fuse);
   p.weight2 = up.address;
-  p.x = x;
-  p.y = y;
-  p.norm = fuse.norm;
-  p.eps = fuse.eps;
-  p.ncols = gate.ncols;
-  p.nrows = gate.nrows;
-  p.row_bytes = gate.row_bytes;
+  p.x2 = 0;
   p.ntok = 1;
+  set_quantized_output(p, out);
   const std::string kernel =
-      decode_kernel(matvec_dual_pick_, "d", dp4a_, variant_suffix(gate.type));
+      decode_kernel(matvec_dual_pick_, "d", variant_suffix(gate.type), fuse.quantized);
   std::string shape = profiler_ ? "2x" + std::to_string(gate.nrows) + "x" + std::to_string(gate.ncols) : "";
   dispatch(cmd, kernel, p, ceil_div(gate.nrows, kDualRowsPerGroup), 1, shape.c_str());
+}
+
+void Ops::quantize_input(VkCommandBuffer cmd, uint64_t x, uint64_t norm, float eps, uint32_t ncols, uint64_t dst) {
+  if (ncols % 32 != 0) throw Error(ErrorKind::InvalidArgument, "Vulkan quantize_input: ncols must be a multiple of 32");
+  QuantizePush p{x, norm, dst, ncols, eps};
+  dispatch(cmd, "quantize_input", p, ceil_div(ncols / 32, 64));  // an invocation per block (WG_SIZE 64)
+}
+
+uint64_t Ops::quantized_input_bytes(uint32_t ncols) { return uint64_t{XQ_WORDS(ncols)} * 4; }
+
+bool Ops::reads_quantized_input(GgmlType type) {
+  const std::string s = variant_suffix(type);
+  return Pipelines::has("matvec1x_" + s) && Pipelines::has("matvec1dx_" + s);
 }
 
 void Ops::get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok) {

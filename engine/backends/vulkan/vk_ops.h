@@ -33,6 +33,18 @@ struct InputFusion {
   uint64_t swiglu_up = 0;  // x' = silu(x) * up
   uint64_t norm = 0;       // x' = x / rms(x) * norm (f32 weights of ncols)
   float eps = 0;
+  // x is an 8-bit input (one token, Q4_0/Q8_0 weights) from quantize_input
+  // or a QuantizedOutput: the MV_XQ builds read it. norm != 0 then says the
+  // norm's weights are folded into it, and rows are scaled by 1 / rms(x).
+  bool quantized = false;
+};
+
+// A one-token product's output also written as the next product's 8-bit
+// input (see MatmulPush::xq_out): dst (quantized_input_bytes(nrows), zeroed
+// once when allocated) gets y times norm (f32 weights) when norm != 0.
+struct QuantizedOutput {
+  uint64_t dst = 0;
+  uint64_t norm = 0;
 };
 
 // The one-token Q/K/V epilogue (see MatmulPush in shaders/push.h): rotate
@@ -57,8 +69,6 @@ class Ops {
   // Timestamps after every dispatch (see vk_profile.h); null turns them off.
   void set_profiler(Profiler* profiler) { profiler_ = profiler; }
   void set_attention_kernel(AttentionKernel k) { attention_kernel_ = k; }
-  void set_integer_dot_products(bool on) { dp4a_ = on && ctx_.features().integer_dot_product; }
-  bool integer_dot_products() const { return dp4a_; }
   // The cooperative-matrix GEMM's tile configuration ("" picks by shape);
   // HALO_VULKAN_CM sets it at construction. A tag that does not fit the
   // device's subgroup size is ignored.
@@ -95,7 +105,8 @@ class Ops {
   // y (ntok x nrows) = x (ntok x ncols) W^T (+ bias) (+ y when accumulate).
   // Input fusions need ntok <= kMatvecMaxTokens.
   void matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
-              uint64_t bias = 0, bool accumulate = false, const InputFusion& fuse = {});
+              uint64_t bias = 0, bool accumulate = false, const InputFusion& fuse = {},
+              const QuantizedOutput& out = {});
   // One token: y = W x' (+ bias), then the RoPE/cache epilogue of rs.
   void matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint64_t bias,
                    const InputFusion& fuse, const RopeStore& rs);
@@ -103,11 +114,18 @@ class Ops {
   // pass over the input (x' after the optional fused norm). gate and up must
   // have one type and shape.
   void matvec_swiglu(VkCommandBuffer cmd, const WeightView& gate, const WeightView& up, uint64_t x, uint64_t y,
-                     const InputFusion& fuse = {});
+                     const InputFusion& fuse = {}, const QuantizedOutput& out = {});
   // out (ntok x ncols) = rows ids[0..ntok) of W, dequantized.
   void get_rows(VkCommandBuffer cmd, const WeightView& w, uint64_t ids, uint64_t out, uint32_t ntok);
   void rms_norm(VkCommandBuffer cmd, uint64_t x, uint64_t y, uint64_t w, uint32_t ncols, uint32_t nrows,
                 float eps);
+  // dst = one token's x (times norm, when norm != 0) quantized for the
+  // one-token products of InputFusion::quantized (layout: QuantizePush).
+  void quantize_input(VkCommandBuffer cmd, uint64_t x, uint64_t norm, float eps, uint32_t ncols, uint64_t dst);
+  // Bytes of quantize_input's output for ncols values (a multiple of 32).
+  static uint64_t quantized_input_bytes(uint32_t ncols);
+  // Whether one-token products of this type (plain and gate/up) read a quantized input.
+  static bool reads_quantized_input(GgmlType type);
   void rope(VkCommandBuffer cmd, const RopePush& p);
   void kv_store(VkCommandBuffer cmd, const KvStorePush& p);
   // RoPE on Q (in place) and K, then K and V into the cache, in one dispatch.
@@ -145,10 +163,6 @@ class Ops {
   Pipelines& pipelines_;
   Profiler* profiler_ = nullptr;
   AttentionKernel attention_kernel_ = AttentionKernel::Auto;
-  // Decode matvecs in 8-bit integer dot products (HALO_VULKAN_DP4A=1; off by
-  // default: no faster than float on an H100 in the final A/B, and 8-bit
-  // activations move logits ~25x further from exact on the fixtures).
-  bool dp4a_ = false;
   std::string cm_forced_;
   bool cm_fill_ = true;
   uint64_t scratch_ = 0, scratch_bytes_ = 0;

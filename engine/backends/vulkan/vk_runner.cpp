@@ -45,9 +45,13 @@ std::vector<float> rope_frequency_factors(const Model& model, uint32_t half) {
 
 VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelines> pipelines, VulkanPool& pool,
                            const Model& model, const RunnerOptions& opts)
-    : ctx_(std::move(ctx)), pipelines_(std::move(pipelines)), ops_(*ctx_, *pipelines_), stream_(*ctx_),
+    : ctx_(std::move(ctx)), pipelines_(std::move(pipelines)), ops_(*ctx_, *pipelines_),
       model_(model), hp_(model.hparams()) {
-  ops_.set_profiler(stream_.profiler());
+  for (Step& step : steps_) step.stream = std::make_unique<CommandStream>(*ctx_);
+  // Profiling times one command buffer's dispatches at a time: no recording ahead.
+  ops_.set_profiler(steps_[0].stream->profiler());
+  record_ahead_ = !steps_[0].stream->profiler() && !env_is_zero("HALO_VULKAN_RECORD_AHEAD");
+  quantize_inputs_ = ctx_->features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A");
   n_ctx_ = opts.n_ctx ? opts.n_ctx : std::min<uint32_t>(hp_.n_ctx_train ? hp_.n_ctx_train : 4096, 4096);
   q_dim_ = hp_.n_head * hp_.head_dim;
   kv_dim_ = hp_.n_head_kv * hp_.head_dim;
@@ -64,7 +68,7 @@ VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelin
 VulkanRunner::~VulkanRunner() = default;
 
 uint64_t VulkanRunner::memory_bytes() const {
-  return small_.size() + kv_.size() + act_.size() + gemm_scratch_.size() + ids_.size() + logits_.size() + rope_.size() +
+  return small_.size() + kv_.size() + act_.size() + gemm_scratch_.size() + 2 * steps_[0].ids.size() + logits_.size() + rope_.size() +
          (uploaded_ ? uploaded_->size() : 0);
 }
 
@@ -145,10 +149,10 @@ Buffer VulkanRunner::device_copy(const void* data, uint64_t bytes, const std::st
   Buffer staging(*ctx_, bytes, MemoryUse::Upload, what + " (staging)");
   std::memcpy(staging.host(), data, bytes);
   Buffer dst(*ctx_, bytes, MemoryUse::Device, what);
-  VkCommandBuffer cmd = stream_.begin();
+  VkCommandBuffer cmd = steps_[0].stream->begin();
   VkBufferCopy region{0, 0, bytes};
   vkCmdCopyBuffer(cmd, staging.handle(), dst.handle(), 1, &region);
-  stream_.submit_and_wait();
+  steps_[0].stream->submit_and_wait();
   return dst;
 }
 
@@ -179,9 +183,16 @@ void VulkanRunner::allocate_buffers() {
   uint64_t x = take(B * hp_.n_embd), h = take(B * hp_.n_embd), q = take(B * q_dim_), k = take(B * kv_dim_),
            v = take(B * kv_dim_), attn = take(B * q_dim_), gate = take(B * hp_.n_ff), up = take(B * hp_.n_ff);
   uint64_t partials = take(Ops::attention_partials_bytes(hp_.n_head, hp_.head_dim) / 4);
+  // Two 8-bit inputs: a product can write the next one's while reading its own.
+  const uint64_t xq_floats = Ops::quantized_input_bytes(std::max({hp_.n_embd, hp_.n_ff, q_dim_})) / 4;
+  uint64_t xq = take(xq_floats), xq2 = take(xq_floats);
   act_ = Buffer(*ctx_, off, MemoryUse::Device, "activations");
   uint64_t a = act_.address();
-  s_ = {a + x, a + h, a + q, a + k, a + v, a + attn, a + gate, a + up, a + partials};
+  s_ = {a + x, a + h, a + q, a + k, a + v, a + attn, a + gate, a + up, a + partials, a + xq, a + xq2};
+  VkCommandBuffer cmd = steps_[0].stream->begin();  // the 8-bit inputs' block counters start at zero
+  vkCmdFillBuffer(cmd, act_.handle(), 0, VK_WHOLE_SIZE, 0);
+  steps_[0].stream->transfer_barrier();
+  steps_[0].stream->submit_and_wait();
   if (ctx_->features().coopmat_gemm) {
     // f16 operands of the prompt GEMM (Ops::set_gemm_scratch): the largest
     // layer matrix in one chunk; the output matrix runs in chunks.
@@ -194,7 +205,7 @@ void VulkanRunner::allocate_buffers() {
                            "GEMM f16 scratch");
     ops_.set_gemm_scratch(gemm_scratch_.address(), gemm_scratch_.size());
   }
-  ids_ = Buffer(*ctx_, B * sizeof(int32_t), MemoryUse::Upload, "token ids");
+  for (Step& step : steps_) step.ids = Buffer(*ctx_, B * sizeof(int32_t), MemoryUse::Upload, "token ids");
   logits_ = Buffer(*ctx_, uint64_t{kMaxLogitRows} * hp_.n_vocab * sizeof(float), MemoryUse::Readback, "logits");
 }
 
@@ -204,8 +215,33 @@ std::pair<uint64_t, InputFusion> VulkanRunner::normed_input(VkCommandBuffer cmd,
                                                             bool fused) {
   if (fused) return {s_.x, InputFusion{0, norm, hp_.rms_eps}};
   ops_.rms_norm(cmd, s_.x, s_.h, norm, hp_.n_embd, ntok, hp_.rms_eps);
-  stream_.compute_barrier();
+  record_compute_barrier(cmd);
   return {s_.h, InputFusion{}};
+}
+
+bool VulkanRunner::quantize_for(uint32_t ntok, std::initializer_list<const WeightView*> weights) const {
+  if (ntok != 1 || !quantize_inputs_) return false;
+  for (const WeightView* w : weights)
+    if (!Ops::reads_quantized_input(w->type) || w->ncols % 32 != 0) return false;
+  return true;
+}
+
+InputFusion VulkanRunner::quantized(uint64_t norm) const {
+  InputFusion in{0, norm, hp_.rms_eps};
+  in.quantized = true;
+  return in;
+}
+
+std::pair<uint64_t, InputFusion> VulkanRunner::attention_input(VkCommandBuffer cmd, const Layer& L, uint32_t ntok,
+                                                               bool fused) {
+  const bool ready = qkv_input_ready_;
+  qkv_input_ready_ = false;
+  if (!quantize_for(ntok, {&L.wq, &L.wk, &L.wv})) return normed_input(cmd, L.attn_norm, ntok, fused);
+  if (!ready) {  // the first layer, or a previous layer that could not write it
+    ops_.quantize_input(cmd, s_.x, L.attn_norm, hp_.rms_eps, hp_.n_embd, s_.xq);
+    record_compute_barrier(cmd);
+  }
+  return {s_.xq, quantized(L.attn_norm)};
 }
 
 namespace {
@@ -223,7 +259,7 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
   const bool fused = ntok <= Ops::kMatvecMaxTokens;
   const float eps = hp_.rms_eps;
 
-  const auto [attn_src, attn_in] = normed_input(cmd, L.attn_norm, ntok, fused);
+  const auto [attn_src, attn_in] = attention_input(cmd, L, ntok, fused);
   if (ntok == 1 && hp_.rope_layout != RopeLayout::NeoX && !L.q_norm && fuse_rope_) {
     // One token, adjacent RoPE pairs, no per-head norms: the projections
     // rotate Q and K and write K and V into the cache themselves.
@@ -233,18 +269,18 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
     ops_.matvec_rope(cmd, L.wk, attn_src, 0, L.bk, attn_in, rs);
     ops_.matvec_rope(cmd, L.wv, attn_src, 0, L.bv, attn_in,
                      RopeStore{0, v_cache + uint64_t{pos0} * kv_dim_ * 2, pos0, hp_.head_dim, hp_.rope_dim});
-    stream_.compute_barrier();
+    record_compute_barrier(cmd);
   } else {
     ops_.keep_gemm_input(true);  // one f16 conversion of attn_src for the three
     ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
     ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
     ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
     ops_.keep_gemm_input(false);
-    stream_.compute_barrier();
+    record_compute_barrier(cmd);
     if (L.q_norm) {
       ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, eps);
       ops_.rms_norm(cmd, s_.k, s_.k, L.k_norm, hp_.head_dim, ntok * hp_.n_head_kv, eps);
-      stream_.compute_barrier();
+      record_compute_barrier(cmd);
     }
     KvStorePush kv{s_.k, s_.v, k_cache, v_cache, ntok, kv_dim_, pos0};
     kv.q = s_.q;
@@ -254,44 +290,56 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
     kv.rope_dim = hp_.rope_dim;
     kv.neox = hp_.rope_layout == RopeLayout::NeoX ? 1u : 0u;
     ops_.rope_kv(cmd, kv);
-    stream_.compute_barrier();
+    record_compute_barrier(cmd);
   }
   float scale = 1.0f / std::sqrt(static_cast<float>(hp_.head_dim));
   AttentionPush attn{s_.q, k_cache, v_cache, s_.attn, ntok, hp_.n_head, hp_.n_head_kv, hp_.head_dim, pos0, scale};
   attn.partials = s_.attn_partials;
   ops_.attention(cmd, attn, Ops::attention_partials_bytes(hp_.n_head, hp_.head_dim));
-  stream_.compute_barrier();
-  ops_.matmul(cmd, L.wo, s_.attn, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
-  stream_.compute_barrier();
+  record_compute_barrier(cmd);
+  // 8-bit inputs for the products that read them are written by the
+  // products before them (QuantizedOutput), not by a step of their own.
+  const bool quantized_ffn = quantize_for(ntok, {&L.gate, &L.up});
+  ops_.matmul(cmd, L.wo, s_.attn, s_.x, ntok, 0, /*accumulate=*/true, {},  // residual add
+              quantized_ffn ? QuantizedOutput{s_.xq, L.ffn_norm} : QuantizedOutput{});
+  record_compute_barrier(cmd);
 
-  const auto [ffn_src, ffn_in] = normed_input(cmd, L.ffn_norm, ntok, fused);
+  const auto [ffn_src, ffn_in] =
+      quantized_ffn ? std::pair{s_.xq, quantized(L.ffn_norm)} : normed_input(cmd, L.ffn_norm, ntok, fused);
   if (ntok == 1 && same_layout(L.gate, L.up) && fuse_gate_up_) {
     // One token: gate and up in one pass, SwiGLU applied on the way out.
-    ops_.matvec_swiglu(cmd, L.gate, L.up, ffn_src, s_.gate, ffn_in);
-    stream_.compute_barrier();
-    ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true);
-    stream_.compute_barrier();
+    const bool quantized_down = quantize_for(ntok, {&L.down});
+    ops_.matvec_swiglu(cmd, L.gate, L.up, ffn_src, s_.gate, ffn_in,
+                       quantized_down ? QuantizedOutput{s_.xq2, 0} : QuantizedOutput{});
+    record_compute_barrier(cmd);
+    const Layer* next = li + 1 < layers_.size() ? &layers_[li + 1] : nullptr;
+    qkv_input_ready_ = next && quantize_for(ntok, {&next->wq, &next->wk, &next->wv});
+    ops_.matmul(cmd, L.down, quantized_down ? s_.xq2 : s_.gate, s_.x, ntok, 0, /*accumulate=*/true,
+                quantized_down ? quantized(0) : InputFusion{},
+                qkv_input_ready_ ? QuantizedOutput{s_.xq, next->attn_norm} : QuantizedOutput{});
+    record_compute_barrier(cmd);
     return;
   }
   ops_.keep_gemm_input(true);
   ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
   ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
   ops_.keep_gemm_input(false);
-  stream_.compute_barrier();
+  record_compute_barrier(cmd);
   if (fused) {
     ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true, InputFusion{s_.up, 0, 0});
   } else {
     ops_.swiglu(cmd, s_.gate, s_.up, s_.gate, ntok * hp_.n_ff);
-    stream_.compute_barrier();
+    record_compute_barrier(cmd);
     ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true);  // residual add
   }
-  stream_.compute_barrier();
+  record_compute_barrier(cmd);
 }
 
-void VulkanRunner::record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos0, uint32_t first_logit_row,
-                                uint32_t n_logit_rows) {
-  ops_.get_rows(cmd, tok_embd_, ids_.address(), s_.x, ntok);
-  stream_.compute_barrier();
+void VulkanRunner::record_batch(VkCommandBuffer cmd, uint64_t ids, uint32_t ntok, uint32_t pos0,
+                                uint32_t first_logit_row, uint32_t n_logit_rows) {
+  ops_.get_rows(cmd, tok_embd_, ids, s_.x, ntok);
+  record_compute_barrier(cmd);
+  qkv_input_ready_ = false;
   for (uint32_t li = 0; li < layers_.size(); ++li) record_layer(cmd, li, ntok, pos0);
   if (n_logit_rows == 0) return;
   uint64_t x_rows = s_.x + uint64_t{first_logit_row} * hp_.n_embd * 4;
@@ -301,7 +349,7 @@ void VulkanRunner::record_batch(VkCommandBuffer cmd, uint32_t ntok, uint32_t pos
     return;
   }
   ops_.rms_norm(cmd, x_rows, s_.h, output_norm_, hp_.n_embd, n_logit_rows, hp_.rms_eps);
-  stream_.compute_barrier();
+  record_compute_barrier(cmd);
   ops_.matmul(cmd, output_, s_.h, logits_.address(), n_logit_rows);
 }
 
@@ -318,19 +366,46 @@ void VulkanRunner::eval(std::span<const int32_t> tokens, uint32_t n_past, bool a
                                                   std::to_string(hp_.n_vocab));
   const uint64_t n = tokens.size(), vocab = hp_.n_vocab;
   logits.resize(all_logits ? n * vocab : vocab);
+  if (n == 1 && !all_logits) return decode_step(tokens[0], n_past, logits);
+  ahead_valid_ = false;
+  Step& s = steps_[0];
   const uint32_t step = all_logits ? kMaxLogitRows : kMaxBatch;
   for (uint64_t start = 0; start < n; start += step) {
     uint32_t m = static_cast<uint32_t>(std::min<uint64_t>(step, n - start));
     bool last = start + m == n;
-    std::memcpy(ids_.host(), tokens.data() + start, m * sizeof(int32_t));
-    VkCommandBuffer cmd = stream_.begin();
+    std::memcpy(s.ids.host(), tokens.data() + start, m * sizeof(int32_t));
+    VkCommandBuffer cmd = s.stream->begin();
     uint32_t first_row = all_logits ? 0 : m - 1, rows = all_logits ? m : (last ? 1 : 0);
-    record_batch(cmd, m, n_past + static_cast<uint32_t>(start), first_row, rows);
-    stream_.submit_and_wait();
+    record_batch(cmd, s.ids.address(), m, n_past + static_cast<uint32_t>(start), first_row, rows);
+    s.stream->submit_and_wait();
     const float* out = static_cast<const float*>(logits_.host());
     if (all_logits) std::memcpy(logits.data() + start * vocab, out, uint64_t{m} * vocab * sizeof(float));
     else if (last) std::memcpy(logits.data(), out, vocab * sizeof(float));
   }
+}
+
+// One token at n_past, the last row's logits: generation. The GPU's step
+// is recorded while the previous one ran (when that guessed this position),
+// and the next position's step is recorded while this one runs, so the
+// host's recording (hundreds of dispatches) leaves no gap between steps.
+void VulkanRunner::decode_step(int32_t token, uint32_t n_past, std::vector<float>& logits) {
+  const bool ready = ahead_valid_ && ahead_pos_ == n_past;
+  ahead_valid_ = false;
+  const int now = ready ? 1 - current_ : current_;
+  Step& s = steps_[now];
+  std::memcpy(s.ids.host(), &token, sizeof token);
+  if (!ready) record_batch(s.stream->begin(), s.ids.address(), 1, n_past, 0, 1);
+  s.stream->submit();
+  const bool guess = record_ahead_ && n_past + 1 < n_ctx_;
+  if (guess) {
+    Step& next = steps_[1 - now];
+    record_batch(next.stream->begin(), next.ids.address(), 1, n_past + 1, 0, 1);
+  }
+  s.stream->wait();
+  current_ = now;
+  ahead_valid_ = guess;
+  ahead_pos_ = n_past + 1;
+  std::memcpy(logits.data(), logits_.host(), hp_.n_vocab * sizeof(float));
 }
 
 }  // namespace halo::vk

@@ -1,5 +1,6 @@
 #include "engine/backends/vulkan/vulkan_backend.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -106,8 +107,13 @@ double vulkan_read_bandwidth(Backend& backend, uint64_t bytes, int reps) {
   return best;
 }
 
+bool vulkan_reads_quantized_input(Backend& backend, uint32_t type) {
+  std::optional<TypeInfo> ti = type_info(type);
+  return ti && as_vulkan(backend).context().features().integer_dot_product && vk::Ops::reads_quantized_input(ti->type);
+}
+
 double vulkan_matvec_seconds(Backend& backend, uint32_t type, uint32_t rows, uint32_t cols, bool dependent,
-                             int dispatches, int reps) {
+                             MatvecInput input, int dispatches, int reps) {
   VulkanBackend& vb = as_vulkan(backend);
   vk::Context& ctx = vb.context();
   std::optional<TypeInfo> ti = type_info(type);
@@ -115,22 +121,35 @@ double vulkan_matvec_seconds(Backend& backend, uint32_t type, uint32_t rows, uin
   if (!rb) throw Error(ErrorKind::InvalidArgument, "matvec bench: unknown type or cols not a whole number of blocks");
   vk::WeightView w{ti->type, 0, cols, rows, static_cast<uint32_t>(*rb)};
   vk::check_weight(w, "bench");
-  vk::Buffer weights(ctx, uint64_t{w.row_bytes} * rows + 256, vk::MemoryUse::Device, "bench weights");
+  if (input != MatvecInput::Float && !vulkan_reads_quantized_input(backend, type))
+    throw Error(ErrorKind::InvalidArgument, "matvec bench: this type or device has no products on a quantized input");
+  const uint64_t matrix_bytes = (uint64_t{w.row_bytes} * rows + 255) / 256 * 256;
+  const uint64_t copies = std::max<uint64_t>(1, ((uint64_t{256} << 20) + matrix_bytes - 1) / matrix_bytes);
+  vk::Buffer weights(ctx, matrix_bytes * copies + 256, vk::MemoryUse::Device, "bench weights");
   vk::Buffer x(ctx, uint64_t{cols} * 4, vk::MemoryUse::Device, "bench input");
+  vk::Buffer xq(ctx, vk::Ops::quantized_input_bytes(cols), vk::MemoryUse::Device, "bench quantized input");
   vk::Buffer y(ctx, uint64_t{rows} * 4, vk::MemoryUse::Device, "bench output");
-  w.address = weights.address();
   vk::CommandStream stream(ctx);
   vk::Ops ops(ctx, vb.pipelines());
   VkCommandBuffer cmd = stream.begin();
   vkCmdFillBuffer(cmd, weights.handle(), 0, VK_WHOLE_SIZE, 0x3C1F2A55u);  // f16 scales 1.03...; mixed nibbles
   vkCmdFillBuffer(cmd, x.handle(), 0, VK_WHOLE_SIZE, 0x3F800000u);        // 1.0f
   stream.transfer_barrier();
+  vk::InputFusion fuse;
+  fuse.quantized = input != MatvecInput::Float;
+  if (fuse.quantized) ops.quantize_input(cmd, x.address(), 0, 0, cols, xq.address());
   stream.submit_and_wait();
+  const uint64_t product_input = fuse.quantized ? xq.address() : x.address();
   double best = 1e30;
   for (int r = 0; r <= reps; ++r) {  // the first round warms up
     cmd = stream.begin();
     for (int d = 0; d < dispatches; ++d) {
-      ops.matmul(cmd, w, x.address(), y.address(), 1);
+      if (input == MatvecInput::QuantizeEachStep) {
+        ops.quantize_input(cmd, x.address(), 0, 0, cols, xq.address());
+        stream.compute_barrier();
+      }
+      w.address = weights.address() + matrix_bytes * (d % copies);
+      ops.matmul(cmd, w, product_input, y.address(), 1, 0, false, fuse);
       if (dependent) stream.compute_barrier();
     }
     auto t0 = std::chrono::steady_clock::now();

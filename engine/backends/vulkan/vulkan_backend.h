@@ -28,9 +28,16 @@ double vulkan_read_bandwidth(Backend& backend, uint64_t bytes = 1ull << 30, int 
 // in one command buffer, with a barrier between them when `dependent` (as
 // in a forward pass) or none (so they overlap), timed on the host; returns
 // seconds per product, best of `reps` submits. Weights hold a fixed byte
-// pattern: the time does not depend on the values.
+// pattern: the time does not depend on the values. The products cycle
+// through copies of the matrix filling at least 256 MiB, so they read
+// memory, not a cache that holds one matrix (an H100's L2 holds 50 MB).
+// The input is f32, or (Quantized) an 8-bit quantize_input output, or
+// (QuantizeEachStep) quantized by its own dispatch before every product.
+enum class MatvecInput { Float, Quantized, QuantizeEachStep };
 double vulkan_matvec_seconds(Backend& backend, uint32_t type, uint32_t rows, uint32_t cols, bool dependent,
-                             int dispatches = 200, int reps = 5);
+                             MatvecInput input = MatvecInput::Float, int dispatches = 200, int reps = 5);
+// Whether the Vulkan device runs products of this type on a quantized input.
+bool vulkan_reads_quantized_input(Backend& backend, uint32_t type);
 
 // Test hook: the next wait on this backend's device reports
 // VK_ERROR_DEVICE_LOST, as a hung or reset GPU would.

@@ -14,14 +14,15 @@
 // MV_DUAL builds (one token) run the gate and up projections in one pass
 // over the input (weight2 is up, same type and shape) and write
 // silu(gate x) * (up x), the SwiGLU input of the down projection.
-// MV_DP4A builds (one token, Q4_0 and Q8_0) multiply in 8-bit integers; see
-// matvec_common.glsl. Tried on an H100 and dropped: staging the fused input
+// MV_XQ builds (one token, Q4_0 and Q8_0) multiply in 8-bit integers, on
+// an input quantized once for all workgroups (by quantize_input.comp or
+// the epilogue of the product before); see matvec_common.glsl. Tried on an H100 and dropped: staging the fused input
 // in shared memory (1.6x slower: every weight load waits behind the staging
 // barrier), and a persistent grid that keeps the quantized input in
 // registers across row sets (up to 2x slower between barriers: each
 // workgroup's row sets run one after another).
 #define PUSH_MATMUL
-#ifdef MV_DP4A
+#ifdef MV_XQ
 #extension GL_EXT_spirv_intrinsics : require
 #endif
 #include "common.glsl"
@@ -30,16 +31,19 @@
 #include "matvec_common.glsl"
 
 #if defined(TYPE_Q4_0) || defined(TYPE_Q8_0)
-#ifdef MV_DP4A
-// Input groups [g0, g1) (whole blocks: 8 groups each), one token.
+#ifdef MV_XQ
+// x is quantize_input.comp's output: int8 words, then a scale per block.
 void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
-  uint sub = tid % LANES_PER_BLOCK;
+  uint sub = tid % LANES_PER_BLOCK, nblocks = pc.ncols / 32u;
+  if ((pc.flags & PUSH_FLAG_RMS_SCALE) != 0u)
+    for (uint b = tid; b < nblocks; b += WG_SIZE) sumsq[0] += Floats(pc.x).f[XQ_SUMSQ_WORD(pc.ncols) + b];
   for (uint ib = g0 / 8u + tid / LANES_PER_BLOCK; ib < g1 / 8u; ib += BLOCKS_PER_PASS) {
     float d[NACC];
     uint q[NACC][LANE_WORDS];
     for (uint i = 0u; i < NACC; ++i) load_block(row0, i, ib, sub, d[i], q[i]);
     uint xq[LANE_X];
-    float sx = quantize_block(ib, sub, xq);
+    for (uint v = 0u; v < LANE_X; ++v) xq[v] = Words(pc.x).w[x_group(ib, sub, v)];
+    float sx = Floats(pc.x).f[XQ_D_WORD(pc.ncols) + ib];
     int xsum = input_sum(xq);
     for (uint i = 0u; i < NACC; ++i) acc[i][0] += d[i] * sx * float(block_dot(q[i], xq, xsum));
   }
@@ -74,7 +78,7 @@ void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
     }
   }
 }
-#endif  // MV_DP4A
+#endif  // MV_XQ
 #else
 // Four elements at a time through the type's dequant4, input groups [g0, g1).
 void accumulate_rows(uint row0, uint tid, uint ntok, uint g0, uint g1) {
@@ -105,4 +109,7 @@ void main() {
   reduce_partials(ntok);
   barrier();
   store_outputs(row0, tid, ntok);
+#if MV_SINGLE_TOKEN
+  quantize_output(row0, tid);
+#endif
 }

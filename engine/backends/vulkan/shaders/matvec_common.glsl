@@ -8,18 +8,20 @@
 #ifndef ROWS_PER_WG
 #define ROWS_PER_WG 4u       // rows per workgroup: x is loaded once for all of them
 #endif
-#ifndef MV_MAX_TOK
-#define MV_MAX_TOK 8u    // the matvec1 variants are compiled with 1 for decode
-#endif
 #ifdef MV_DUAL
 #define NMAT 2u
 #else
 #define NMAT 1u
 #endif
 #define NACC (ROWS_PER_WG * NMAT)  // accumulated rows: ROWS_PER_WG of each matrix
-#if defined(MV_DUAL) || defined(MV_DP4A)
-#undef MV_MAX_TOK
-#define MV_MAX_TOK 1u  // one-token builds
+// One-token builds (the matvec1 variants: decode) carry one token's
+// accumulators; the others up to 8 tokens'.
+#if defined(MV_ONE_TOKEN) || defined(MV_DUAL) || defined(MV_XQ)
+#define MV_SINGLE_TOKEN 1
+#define MV_MAX_TOK 1u
+#else
+#define MV_SINGLE_TOKEN 0
+#define MV_MAX_TOK 8u
 #endif
 // Builds other than the gate/up pair can rotate and store Q/K/V rows
 // themselves (store_pairs); their ROWS_PER_WG must be even.
@@ -78,37 +80,23 @@ vec4 load_x(uint t, uint g) {
 #define QS_BYTES 32u  // 32 signed bytes
 #endif
 #define LANE_WORDS (QS_BYTES / 4u / LANES_PER_BLOCK)  // qs words per invocation and row
-#ifdef MV_DP4A
-// 8-bit builds: each invocation's input values of a block are quantized to
-// signed bytes with one scale (s = max|x| / 127), four per word, and dotted
-// with the weight bytes by OpSDot (one instruction per four products; float
-// FMAs per weight bounded the matvec on an H100).
+#ifdef MV_XQ
+// 8-bit builds: the input comes quantized to signed bytes per block of 32
+// (scale max|x| / 127), four per word, dotted with the weight bytes by OpSDot
+// (one instruction per four products: the float conversions and FMAs per
+// weight bounded the float matvec on an H100, 1.4 TB/s on Q4_0 against
+// 2.7 TB/s in 8 bits, products overlapped).
 spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
 int sdot4(int a, int b, spirv_literal int packed_format);
 int sdot(uint a, uint b, int acc) { return acc + sdot4(int(a), int(b), 0); }
 
 #if defined(TYPE_Q4_0)
-#define LANE_X (2u * LANE_WORDS)  // x vec4s per block: low nibbles' elements, then the high ones'
+#define LANE_X (2u * LANE_WORDS)  // input words per invocation and block: the low nibbles', then the high ones'
 uint x_group(uint ib, uint sub, uint v) { return ib * 8u + sub * LANE_WORDS + v % LANE_WORDS + (v / LANE_WORDS) * 4u; }
 #else
 #define LANE_X LANE_WORDS
 uint x_group(uint ib, uint sub, uint v) { return ib * 8u + sub * LANE_WORDS + v; }
 #endif
-
-// Quantizes the invocation's LANE_X input vectors of block ib into xq;
-// returns the scale. (Input rows are whole blocks: ib < nblocks.)
-float quantize_block(uint ib, uint sub, out uint xq[LANE_X]) {
-  vec4 xv[LANE_X];
-  float amax = 0.0;
-  for (uint v = 0u; v < LANE_X; ++v) {
-    xv[v] = load_x(0u, x_group(ib, sub, v));
-    vec4 a = abs(xv[v]);
-    amax = max(amax, max(max(a.x, a.y), max(a.z, a.w)));
-  }
-  float inv = amax > 0.0 ? 1.0 / amax : 0.0;
-  for (uint v = 0u; v < LANE_X; ++v) xq[v] = packSnorm4x8(xv[v] * inv);
-  return amax / 127.0;
-}
 
 // The sum over a block's weights (rows' words q) times the quantized input
 // xq, in integers (Q4_0's -8 offset applied through xsum, the sum of xq).
@@ -142,7 +130,7 @@ void load_block(uint row0, uint i, uint ib, uint sub, out float d, out uint q[LA
   d = rd_f16(w, b);
   for (uint k = 0u; k < LANE_WORDS; ++k) q[k] = rd_u32(w, b + 2u + 4u * (sub * LANE_WORDS + k));
 }
-#endif  // MV_DP4A
+#endif  // MV_XQ
 #endif  // Q4_0 or Q8_0
 
 float silu(float v) { return v / (1.0 + exp(-v)); }
@@ -161,7 +149,12 @@ float row_result(uint t, uint r, uint row) {
     s_up += partial[t][ROWS_PER_WG + r][i];
 #endif
   }
-  float norm_scale = pc.norm != 0ul ? inversesqrt(ss / float(pc.ncols) + pc.eps) : 1.0;
+#ifdef MV_XQ
+  bool normed = (pc.flags & PUSH_FLAG_RMS_SCALE) != 0u;  // ss: the input's block sums
+#else
+  bool normed = pc.norm != 0ul;
+#endif
+  float norm_scale = normed ? inversesqrt(ss / float(pc.ncols) + pc.eps) : 1.0;
   s *= norm_scale;
 #ifdef MV_DUAL
   s = silu(s) * (s_up * norm_scale);
@@ -228,3 +221,48 @@ void store_outputs(uint row0, uint tid, uint ntok) {
   uint t = tid / ROWS_PER_WG, r = tid % ROWS_PER_WG, row = row0 + r;
   if (t < ntok && row < pc.nrows) Floats(pc.y).f[t * pc.nrows + row] = row_result(t, r, row);
 }
+
+#if MV_SINGLE_TOKEN
+// The output quantize epilogue (MatmulPush::xq_out): workgroups count the
+// rows they stored per block of 32; the one that completes a block reads
+// it back (coherent: other workgroups wrote it; this one's L1 may hold an
+// older copy of the line) and quantizes it as quantize_input.comp would.
+// ROWS_PER_WG divides 32, so a workgroup's rows lie in one block.
+layout(buffer_reference, std430, buffer_reference_align = 16) coherent buffer CoherentVec4s { vec4 v[]; };
+layout(buffer_reference, std430, buffer_reference_align = 4) coherent buffer CoherentWords { uint w[]; };
+shared bool completes_block;
+shared vec2 block_stats[8];  // per quarter-word lane: max |x'|, sum of x^2
+
+// Every invocation must call (barriers inside; uniform: push constants).
+void quantize_output(uint row0, uint tid) {
+  if (pc.xq_out == 0ul || row0 >= pc.nrows) return;
+  uint block = row0 / 32u;
+  memoryBarrierBuffer();  // this workgroup's rows, before its count
+  barrier();
+  if (tid == 0u) {
+    uint counter = XQ_COUNTER_WORD(pc.nrows) + block;
+    uint before = atomicAdd(CoherentWords(pc.xq_out).w[counter], ROWS_PER_WG);
+    completes_block = before + ROWS_PER_WG == 32u;
+    if (completes_block) CoherentWords(pc.xq_out).w[counter] = 0u;  // ready for the next dispatch
+  }
+  barrier();
+  if (!completes_block) return;
+  memoryBarrierBuffer();  // the other workgroups' rows, after their counts
+  vec4 v = vec4(0.0);
+  if (tid < 8u) {
+    v = CoherentVec4s(pc.y).v[block * 8u + tid];
+    float ss = dot(v, v);
+    if (pc.xq_norm != 0ul) v *= Vec4s(pc.xq_norm).v[block * 8u + tid];
+    vec4 a = abs(v);
+    block_stats[tid] = vec2(max(max(a.x, a.y), max(a.z, a.w)), ss);
+  }
+  barrier();
+  vec2 st = block_stats[0];
+  for (uint i = 1u; i < 8u; ++i) st = vec2(max(st.x, block_stats[i].x), st.y + block_stats[i].y);
+  if (tid < 8u) Words(pc.xq_out).w[block * 8u + tid] = packSnorm4x8(v * (st.x > 0.0 ? 1.0 / st.x : 0.0));
+  if (tid == 0u) {
+    Floats(pc.xq_out).f[XQ_D_WORD(pc.nrows) + block] = st.x / 127.0;
+    Floats(pc.xq_out).f[XQ_SUMSQ_WORD(pc.nrows) + block] = st.y;
+  }
+}
+#endif

@@ -18,6 +18,17 @@ using uint = uint32_t;
 #endif
 
 #define PUSH_FLAG_ACCUMULATE 1u  // y += W x instead of y = W x
+#define PUSH_FLAG_RMS_SCALE 2u   // MV_XQ: scale by 1 / rms(x) from the input's block sums (the norm's weights are in it)
+
+// The 8-bit decode input (QuantizePush, MatmulPush::xq_out) of n values, n a
+// multiple of 32, in words: qs (n/4 words, 4 signed bytes each), then per
+// block of 32: its scale d (n/32 f32), its raw sum of squares (n/32 f32, for
+// the RMS norm), and a counter (n/32 u32, zero between dispatches) the
+// workgroups writing the block count their rows in.
+#define XQ_D_WORD(n) ((n) / 4u)
+#define XQ_SUMSQ_WORD(n) ((n) / 4u + (n) / 32u)
+#define XQ_COUNTER_WORD(n) ((n) / 4u + 2u * ((n) / 32u))
+#define XQ_WORDS(n) ((n) / 4u + 3u * ((n) / 32u))
 
 // y[t][r] = sum_k W[r][k] * x'[t][k] (+ bias[r]) (+ y[t][r] when accumulating)
 // W: nrows rows of ncols elements, row_bytes apart; x: ntok x ncols f32;
@@ -33,6 +44,12 @@ HALO_PUSH(MatmulPush) {
   uint64_t x2;    // 0: none; else ntok x ncols f32
   uint64_t norm;  // 0: none; else ncols f32
   uint64_t weight2;  // matvec1d variants: the up projection (W is gate)
+  // One-token builds: when xq_out != 0, y (nrows values, a multiple of 32)
+  // is also written quantized there (times xq_norm when != 0), as the next
+  // product's 8-bit input; the last workgroup to finish a block of 32 rows
+  // quantizes it. x is such an input in the MV_XQ builds.
+  uint64_t xq_out;
+  uint64_t xq_norm;
   uint ncols;
   uint nrows;
   uint row_bytes;
@@ -111,6 +128,20 @@ HALO_PUSH(RmsNormPush) {
   uint nrows;
   float eps;
 } HALO_PUSH_END(RmsNormPush)
+#endif
+
+// One token's decode input as 8-bit integers for the matvec's MV_XQ builds
+// (quantize_input.comp): x' = x * norm (norm != 0) quantized per block of 32
+// to int8 with scale d = max|x'| / 127, in the XQ_ layout above (the block
+// sums of squares are of x; counters are left alone).
+#if defined(__cplusplus) || defined(PUSH_QUANTIZE)
+HALO_PUSH(QuantizePush) {
+  uint64_t x;     // ncols f32
+  uint64_t norm;  // 0: none; else ncols f32
+  uint64_t dst;
+  uint ncols;
+  float eps;
+} HALO_PUSH_END(QuantizePush)
 #endif
 
 // Rotates pairs of x (ntok x nheads x head_dim f32) in place by the angles of

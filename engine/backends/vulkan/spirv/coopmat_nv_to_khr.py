@@ -33,8 +33,12 @@ STORAGE_FUNCTION = 7
 # Instructions that cannot take a matrix value but carry literal words, which
 # could equal a matrix's id (OpConstant 3400, LocalSize 256): source, names,
 # strings, lines, extensions, memory model, entry point, execution mode,
-# capability, int/float types, constants, decorations, merges and switch.
-LITERAL_OPS = {3, 5, 6, 7, 8, OP_EXTENSION, 11, 14, 15, 16, OP_CAPABILITY, 21, 22, OP_CONSTANT, 71, 72, 246, 247, 251}
+# capability, type declarations (OpTypePointer's storage class 5349,
+# PhysicalStorageBuffer, is a literal), constants, decorations, merges and
+# switch.
+TYPE_OPS = set(range(19, 40))  # OpTypeVoid .. OpTypeForwardPointer
+LITERAL_OPS = {3, 5, 6, 7, 8, OP_EXTENSION, 11, 14, 15, 16, OP_CAPABILITY, OP_CONSTANT, 71, 72, 246, 247,
+               251} | TYPE_OPS
 
 NV = {'type': 5358, 'load': 5359, 'store': 5360, 'muladd': 5361, 'length': 5362, 'cap': 5357}
 KHR = {'type': 4456, 'load': 4457, 'store': 4458, 'muladd': 4459, 'length': 4460, 'cap': 6022}
