@@ -84,14 +84,15 @@ ResidentModel& BusManager::loaded_model(uint64_t id) {
 
 void BusManager::authorize(const std::string& sender, const std::string& action, std::function<void()> act,
                            std::function<void(const sdbus::Error&)> fail) {
-  auth_.check(sender, action, [act = std::move(act), fail = std::move(fail)](const std::optional<sdbus::Error>& denied) {
-    if (denied) return fail(*denied);
-    try {
-      errors::guarded(act);
-    } catch (const sdbus::Error& e) {
-      fail(e);
-    }
-  });
+  auth_.check(sender, action,
+              [act = std::move(act), fail = std::move(fail)](const std::optional<sdbus::Error>& denied) {
+                if (denied) return fail(*denied);
+                try {
+                  errors::guarded(act);
+                } catch (const sdbus::Error& e) {
+                  fail(e);
+                }
+              });
 }
 
 // --- methods ---------------------------------------------------------------

@@ -46,10 +46,11 @@ void BusModel::SwitchBackend(sdbus::Result<uint64_t>&& result, std::string backe
   } catch (const sdbus::Error& e) {
     return result.returnError(e);
   }
-  owner_.authorize(std::move(result), sender(), "org.halod.configure", [owner = &owner_, id = model_id_, backend](auto& reply) {
+  auto act = [owner = &owner_, id = model_id_, backend](auto& reply) {
     owner->loaded_model(id);
     reply.returnResults(owner->manager().switch_backend(id, backend));
-  });
+  };
+  owner_.authorize(std::move(result), sender(), "org.halod.configure", act);
 }
 
 std::vector<uint32_t> BusModel::Tokenize(const std::string& text) {
@@ -114,7 +115,7 @@ void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result
   } catch (const sdbus::Error& e) {
     return result.returnError(e);
   }
-  owner_.authorize(std::move(result), request->sender, "org.halod.generate", [owner = &owner_, id = model_id_, request](auto& reply) {
+  auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
     ResidentModel& m = owner->loaded_model(id);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
@@ -125,7 +126,8 @@ void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result
     std::string path = owner->export_request(request);
     log_debug("Generate queued for " + request->sender, {.model = m.name, .request = std::to_string(request->id)});
     reply.returnResults(sdbus::ObjectPath(path), read_end);
-  });
+  };
+  owner_.authorize(std::move(result), request->sender, "org.halod.generate", act);
 }
 
 void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap options) {
@@ -135,12 +137,13 @@ void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap 
   } catch (const sdbus::Error& e) {
     return result.returnError(e);
   }
-  owner_.authorize(std::move(result), request->sender, "org.halod.generate", [owner = &owner_, id = model_id_, request](auto& reply) {
+  auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
     ResidentModel& m = owner->loaded_model(id);
     request->collect_text = true;
     owner->manager().submit(m, request);
     owner->await_text(request, std::move(reply));  // answered when the request finishes
-  });
+  };
+  owner_.authorize(std::move(result), request->sender, "org.halod.generate", act);
 }
 
 }  // namespace halod

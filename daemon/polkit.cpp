@@ -105,9 +105,8 @@ void Authorizer::answered(uint64_t id, const sdbus::Error* error, bool allowed, 
     return deliver(p.done, unreachable(p.action, error->getMessage()));
   }
   if (allowed) return deliver(p.done, std::nullopt);
-  deliver(p.done, sdbus::Error(errors::kAccessDenied,
-                               "Not authorized to " + p.action +
-                                   (challenged ? " (authentication was required and failed)" : "; ask an administrator")));
+  const char* why = challenged ? " (authentication was required and failed)" : "; ask an administrator";
+  deliver(p.done, sdbus::Error(errors::kAccessDenied, "Not authorized to " + p.action + why));
 }
 
 void Authorizer::forget(const std::string& sender) {

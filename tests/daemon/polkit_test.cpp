@@ -41,7 +41,8 @@ class MockPolkit {
         .onInterface("org.freedesktop.PolicyKit1.Authority")
         .implementedAs([this](sdbus::Result<Verdict>&& result, const Subject& subject, const std::string& action,
                               const std::map<std::string, std::string>&, uint32_t flags, const std::string&) {
-          ask(std::move(result), {std::get<0>(subject), std::get<1>(subject).at("name").get<std::string>(), action, flags});
+          const std::string name = std::get<1>(subject).at("name").get<std::string>();
+          ask(std::move(result), {std::get<0>(subject), name, action, flags});
         });
     object_->finishRegistration();
     thread_ = std::thread([this] { serve(); });
@@ -194,7 +195,9 @@ TEST_F(WithPolkit, RefusesAfterTheWaitWhenPolkitSaysNo) {
   std::string path = load(kLlama);
   auto other = other_client();
   polkit.hold_if(from(*other));
-  auto unload = std::async(std::launch::async, [&] { return error_name_of([&] { ModelProxy(*other, path).Unload(); }); });
+  auto unload = std::async(std::launch::async, [&] {
+    return error_name_of([&] { ModelProxy(*other, path).Unload(); });
+  });
   ASSERT_TRUE(eventually([&] { return polkit.parked() == 1; }, 10s));
 
   auto [text, stats] = ModelProxy(*bus_, path).GenerateText("hi", {{"max_tokens", sdbus::Variant(uint32_t{2})}});
@@ -270,6 +273,19 @@ TEST_F(WithPolkit, RefusesWhenPolkitDoesNotAnswerInTime) {
   EXPECT_NE(answer.find("polkit did not answer"), std::string::npos) << answer;
   EXPECT_GE(waited, 900ms);
   EXPECT_LT(waited, 15s);
+}
+
+TEST_F(WithPolkit, StopsCleanlyWhileACheckWaits) {
+  MockPolkit polkit(address_, {"org.halod.load"});
+  auto other = other_client();
+  polkit.hold_if(from(*other));
+  auto first = std::async(std::launch::async, [&] {
+    return error_name_of([&] { ManagerProxy(*other).LoadModel(model_file(kLlama), {}); });
+  });
+  ASSERT_TRUE(eventually([&] { return polkit.parked() == 1; }, 10s));
+  EXPECT_EQ(halod_.terminate(std::chrono::seconds(10)), 0) << halod_log();
+  ASSERT_EQ(first.wait_for(20s), std::future_status::ready);
+  EXPECT_NE(first.get(), "");  // an error, not a model
 }
 
 TEST_F(WithPolkit, RefusesWhenPolkitFails) {
