@@ -89,8 +89,7 @@ void Authorizer::check(const std::string& sender, const std::string& action, Ver
     pending_.emplace(id, Pending{sender, action, std::move(done), std::move(call)});
   } catch (const sdbus::Error& e) {
     log_warning("Failed to ask polkit about " + action + ": " + e.getMessage());
-    bool connected = bus_ != nullptr;
-    if (connected) disconnect(e.getMessage());  // a broken connection: the next check makes a new one
+    if (bus_) disconnect(e.getMessage());  // a broken connection: the next check makes a new one
     deliver(done, unreachable(action, e.getMessage()));
   }
 }

@@ -47,7 +47,6 @@ class Authorizer {
   // Answers every pending check with AccessDenied saying why (shutdown).
   void fail_pending(const std::string& why);
   bool enabled() const { return enabled_; }
-  size_t pending() const { return pending_.size(); }
 
  private:
   struct Pending {
