@@ -50,6 +50,7 @@ BusManager::BusManager(sdbus::IConnection& bus, Manager& manager, Authorizer& au
 }
 
 BusManager::~BusManager() {
+  auth_.fail_pending("halod is shutting down");
   manager_.set_events(nullptr);
   for (auto& [id, result] : awaiting_text_)
     result.returnError(sdbus::Error(errors::kNotFound, "halod is shutting down"));
@@ -64,7 +65,34 @@ std::string BusManager::model_path(uint64_t id) { return std::string(kPath) + "/
 std::string BusManager::sender() const { return getObject().getCurrentlyProcessedMessage()->getSender(); }
 
 void BusManager::client_vanished(const std::string& unique_name) {
+  auth_.forget(unique_name);
   manager_.cancel_requests_of(unique_name);
+}
+
+ResidentModel& BusManager::model(uint64_t id) {
+  ResidentModel* m = manager_.find(id);
+  if (!m) errors::fail(errors::kNotFound, "The model at " + model_path(id) + " has been unloaded");
+  return *m;
+}
+
+ResidentModel& BusManager::loaded_model(uint64_t id) {
+  ResidentModel& m = model(id);
+  if (m.state == ModelState::Loading || !m.model)
+    errors::fail(errors::kBusy, "'" + m.name + "' is still loading; try again when its State is ready");
+  return m;
+}
+
+void BusManager::authorize(const std::string& sender, const std::string& action, std::function<void()> act,
+                           std::function<void(const sdbus::Error&)> fail) {
+  auth_.check(sender, action,
+              [act = std::move(act), fail = std::move(fail)](const std::optional<sdbus::Error>& denied) {
+                if (denied) return fail(*denied);
+                try {
+                  errors::guarded(act);
+                } catch (const sdbus::Error& e) {
+                  fail(e);
+                }
+              });
 }
 
 // --- methods ---------------------------------------------------------------
@@ -90,39 +118,43 @@ void BusManager::start_load(sdbus::Result<sdbus::ObjectPath>&& result, int fd, c
 }
 
 void BusManager::LoadModel(sdbus::Result<sdbus::ObjectPath>&& result, std::string path, VariantMap options) {
+  LoadModelOptions parsed;
   try {
-    errors::guarded([&] {
-      LoadModelOptions parsed = parse_load_options(options);
-      auth_.check(sender(), "org.halod.load");
-      std::string real = resolve_model_path(path, manager_.settings().model_dirs);
-      int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        errors::fail(errno == ENOENT ? errors::kNotFound : errors::kAccessDenied,
-                     "Cannot open '" + real + "': " + std::strerror(errno));
-      start_load(std::move(result), fd, real, parsed);
-    });
+    errors::guarded([&] { parsed = parse_load_options(options); });
   } catch (const sdbus::Error& e) {
-    result.returnError(e);
+    return result.returnError(e);
   }
+  authorize(std::move(result), sender(), "org.halod.load", [this, path, parsed](auto& reply) {
+    std::string real = resolve_model_path(path, manager_.settings().model_dirs);
+    int fd = open(real.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      errors::fail(errno == ENOENT ? errors::kNotFound : errors::kAccessDenied,
+                   "Cannot open '" + real + "': " + std::strerror(errno));
+    start_load(std::move(reply), fd, real, parsed);
+  });
 }
 
 void BusManager::LoadModelFd(sdbus::Result<sdbus::ObjectPath>&& result, sdbus::UnixFd fd, std::string name,
                              VariantMap options) {
+  LoadModelOptions parsed;
   try {
     errors::guarded([&] {
       if (name.empty() || name.size() > 4096 || !is_valid_utf8(name))
         errors::fail(errors::kInvalidArgument, "Give the model a name of 1 to 4096 bytes of UTF-8 (its file path)");
       if (!fd.isValid()) errors::fail(errors::kInvalidArgument, "The file descriptor is not valid");
-      LoadModelOptions parsed = parse_load_options(options);
-      auth_.check(sender(), "org.halod.load");
       int flags = fcntl(fd.get(), F_GETFL);
       if (flags < 0 || (flags & O_ACCMODE) == O_WRONLY)
         errors::fail(errors::kInvalidArgument, "The file descriptor is not open for reading");
-      start_load(std::move(result), fd.release(), name, parsed);
+      parsed = parse_load_options(options);
     });
   } catch (const sdbus::Error& e) {
-    result.returnError(e);
+    return result.returnError(e);
   }
+  // Shared: the descriptor stays open (once) while polkit is asked.
+  auto file = std::make_shared<sdbus::UnixFd>(std::move(fd));
+  authorize(std::move(result), sender(), "org.halod.load", [this, file, name, parsed](auto& reply) {
+    start_load(std::move(reply), file->release(), name, parsed);
+  });
 }
 
 std::vector<sdbus::ObjectPath> BusManager::ListModels() {

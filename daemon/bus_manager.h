@@ -42,7 +42,22 @@ class BusManager final
 
   // Used by BusModel.
   Manager& manager() { return manager_; }
-  Authorizer& auth() { return auth_; }
+  // The model with this id, or NotFound when it was unloaded.
+  ResidentModel& model(uint64_t id);
+  // The model once loaded (Busy while loading).
+  ResidentModel& loaded_model(uint64_t id);
+  // Asks polkit whether sender may perform action without waiting for the
+  // answer, then answers result: with the refusal, or through act(result),
+  // which replies itself or throws the sdbus::Error to reply with (act must
+  // not throw after replying). act runs on the loop later (at once when
+  // polkit is not asked), so it must look the model up again by id: it may
+  // be gone. Nothing runs when sender leaves the bus first.
+  template <typename... Out, typename Act>
+  void authorize(sdbus::Result<Out...>&& result, const std::string& sender, const std::string& action, Act act) {
+    auto reply = std::make_shared<sdbus::Result<Out...>>(std::move(result));
+    authorize(sender, action, [reply, act = std::move(act)] { act(*reply); },
+              [reply](const sdbus::Error& e) { reply->returnError(e); });
+  }
   uint64_t next_request_id() { return next_request_id_++; }
   std::string export_request(const RequestPtr& r);
   void await_text(const RequestPtr& r, TextResult&& result);
@@ -76,6 +91,8 @@ class BusManager final
   void request_started(const RequestPtr& r) override;
   void request_finished(const RequestPtr& r) override;
 
+  void authorize(const std::string& sender, const std::string& action, std::function<void()> act,
+                 std::function<void(const sdbus::Error&)> fail);
   void start_load(sdbus::Result<sdbus::ObjectPath>&& result, int fd, const std::string& path,
                   const LoadModelOptions& options);
   std::string sender() const;

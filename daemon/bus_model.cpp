@@ -8,7 +8,6 @@
 
 #include "daemon/errors.h"
 #include "daemon/log.h"
-#include "daemon/polkit.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace halod {
@@ -20,39 +19,38 @@ BusModel::BusModel(sdbus::IConnection& bus, BusManager& owner, uint64_t model_id
 
 BusModel::~BusModel() { unregisterAdaptor(); }
 
-ResidentModel& BusModel::model() {
-  ResidentModel* m = owner_.manager().find(model_id_);
-  if (!m) errors::fail(errors::kNotFound, "The model at " + getObjectPath() + " has been unloaded");
-  return *m;
-}
-
-ResidentModel& BusModel::loaded_model() {
-  ResidentModel& m = model();
-  if (m.state == ModelState::Loading || !m.model)
-    errors::fail(errors::kBusy, "'" + m.name + "' is still loading; try again when its State is ready");
-  return m;
-}
-
 std::string BusModel::sender() const { return getObject().getCurrentlyProcessedMessage()->getSender(); }
 
 std::string BusModel::State() { return std::string(model_state_name(model().state)); }
 
-void BusModel::Unload() {
-  errors::guarded([&] {
-    ResidentModel& m = model();
-    owner_.auth().check(sender(), "org.halod.unload");
-    owner_.manager().unload(m.id, "unloaded by " + sender());
+void BusModel::Unload(sdbus::Result<>&& result) {
+  try {
+    errors::guarded([&] { model(); });
+  } catch (const sdbus::Error& e) {
+    return result.returnError(e);
+  }
+  const std::string who = sender();
+  owner_.authorize(std::move(result), who, "org.halod.unload", [owner = &owner_, id = model_id_, who](auto& reply) {
+    owner->manager().unload(id, "unloaded by " + who);
+    reply.returnResults();
   });
 }
 
-uint64_t BusModel::SwitchBackend(const std::string& backend) {
-  return errors::guarded([&] {
-    if (backend != "cpu" && backend != "vulkan" && backend != "rocm")
-      errors::fail(errors::kInvalidArgument, "Backend must be cpu, vulkan or rocm; got '" + backend + "'");
-    ResidentModel& m = loaded_model();
-    owner_.auth().check(sender(), "org.halod.configure");
-    return owner_.manager().switch_backend(m.id, backend);
-  });
+void BusModel::SwitchBackend(sdbus::Result<uint64_t>&& result, std::string backend) {
+  try {
+    errors::guarded([&] {
+      if (backend != "cpu" && backend != "vulkan" && backend != "rocm")
+        errors::fail(errors::kInvalidArgument, "Backend must be cpu, vulkan or rocm; got '" + backend + "'");
+      loaded_model();
+    });
+  } catch (const sdbus::Error& e) {
+    return result.returnError(e);
+  }
+  auto act = [owner = &owner_, id = model_id_, backend](auto& reply) {
+    owner->loaded_model(id);
+    reply.returnResults(owner->manager().switch_backend(id, backend));
+  };
+  owner_.authorize(std::move(result), sender(), "org.halod.configure", act);
 }
 
 std::vector<uint32_t> BusModel::Tokenize(const std::string& text) {
@@ -109,37 +107,43 @@ RequestPtr BusModel::make_request(ResidentModel& m, const std::string& prompt, c
   return request;
 }
 
-std::tuple<sdbus::ObjectPath, sdbus::UnixFd> BusModel::Generate(const std::string& prompt,
-                                                                const VariantMap& options) {
-  return errors::guarded([&] {
-    ResidentModel& m = loaded_model();
-    RequestPtr request = make_request(m, prompt, options);
-    owner_.auth().check(request->sender, "org.halod.generate");
+void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
+                        VariantMap options) {
+  RequestPtr request;
+  try {
+    errors::guarded([&] { request = make_request(loaded_model(), prompt, options); });
+  } catch (const sdbus::Error& e) {
+    return result.returnError(e);
+  }
+  auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
+    ResidentModel& m = owner->loaded_model(id);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0)
       errors::fail(errors::kFailed, std::string("Cannot create the stream: ") + std::strerror(errno));
     sdbus::UnixFd read_end(fds[0], sdbus::adopt_fd);
     request->stream_fd = fds[1];  // the request owns and closes the write end
-    owner_.manager().submit(m, request);
-    std::string path = owner_.export_request(request);
+    owner->manager().submit(m, request);
+    std::string path = owner->export_request(request);
     log_debug("Generate queued for " + request->sender, {.model = m.name, .request = std::to_string(request->id)});
-    return std::make_tuple(sdbus::ObjectPath(path), std::move(read_end));
-  });
+    reply.returnResults(sdbus::ObjectPath(path), read_end);
+  };
+  owner_.authorize(std::move(result), request->sender, "org.halod.generate", act);
 }
 
 void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap options) {
+  RequestPtr request;
   try {
-    errors::guarded([&] {
-      ResidentModel& m = loaded_model();
-      RequestPtr request = make_request(m, prompt, options);
-      owner_.auth().check(request->sender, "org.halod.generate");
-      request->collect_text = true;
-      owner_.manager().submit(m, request);
-      owner_.await_text(request, std::move(result));  // answered when the request finishes
-    });
+    errors::guarded([&] { request = make_request(loaded_model(), prompt, options); });
   } catch (const sdbus::Error& e) {
-    result.returnError(e);
+    return result.returnError(e);
   }
+  auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
+    ResidentModel& m = owner->loaded_model(id);
+    request->collect_text = true;
+    owner->manager().submit(m, request);
+    owner->await_text(request, std::move(reply));  // answered when the request finishes
+  };
+  owner_.authorize(std::move(result), request->sender, "org.halod.generate", act);
 }
 
 }  // namespace halod

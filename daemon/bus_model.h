@@ -1,6 +1,8 @@
 // org.halod.Halod1.Model: the bus object of one resident model, at
 // /org/halod/Halod1/model/<id>. It looks its model up by id on every call, so
 // a call that races with an unload gets NotFound instead of a dangling model.
+// Calls that ask polkit finish after this object may be gone: what they do
+// then holds only the BusManager and the model's id.
 #pragma once
 #include <sdbus-c++/sdbus-c++.h>
 
@@ -19,11 +21,12 @@ class BusModel final
   BusModel& operator=(const BusModel&) = delete;
 
  private:
-  void Unload() override;
-  uint64_t SwitchBackend(const std::string& backend) override;
+  void Unload(sdbus::Result<>&& result) override;
+  void SwitchBackend(sdbus::Result<uint64_t>&& result, std::string backend) override;
   std::vector<uint32_t> Tokenize(const std::string& text) override;
   std::string Detokenize(const std::vector<uint32_t>& tokens) override;
-  std::tuple<sdbus::ObjectPath, sdbus::UnixFd> Generate(const std::string& prompt, const VariantMap& options) override;
+  void Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
+                VariantMap options) override;
   void GenerateText(TextResult&& result, std::string prompt, VariantMap options) override;
 
   std::string Name() override { return model().name; }
@@ -41,9 +44,9 @@ class BusModel final
   bool Pinned() override { return model().pinned; }
 
   // The model, or NotFound when it was unloaded.
-  ResidentModel& model();
+  ResidentModel& model() { return owner_.model(model_id_); }
   // The model once loaded (Busy while loading).
-  ResidentModel& loaded_model();
+  ResidentModel& loaded_model() { return owner_.loaded_model(model_id_); }
   std::string sender() const;
   // Checks the prompt and options and builds a request (not yet queued).
   RequestPtr make_request(ResidentModel& m, const std::string& prompt, const VariantMap& options);

@@ -6,11 +6,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sdbus-c++/IConnection.h>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "daemon/log.h"
 
@@ -69,6 +71,14 @@ void EventLoop::cancel_timer(uint64_t id) {
     }
 }
 
+uint64_t EventLoop::watch(sdbus::IConnection& conn, Task on_lost) {
+  uint64_t id = next_watch_id_++;
+  watched_.emplace(id, Watched{&conn, std::move(on_lost)});
+  return id;
+}
+
+void EventLoop::unwatch(uint64_t id) { watched_.erase(id); }
+
 int EventLoop::poll_timeout_ms(uint64_t bus_timeout_usec) const {
   // The bus gives an absolute CLOCK_MONOTONIC deadline (UINT64_MAX: none);
   // steady_clock is CLOCK_MONOTONIC on Linux.
@@ -103,11 +113,46 @@ void EventLoop::run_due_timers() {
   }
 }
 
+void EventLoop::process_watched(const std::vector<uint64_t>& ids) {
+  // A watched connection that fails is dropped; the daemon's own bus failing
+  // ends run() instead (its exception leaves the loop).
+  for (uint64_t id : ids) {
+    auto it = watched_.find(id);  // an earlier one's callbacks may have unwatched it
+    if (it == watched_.end()) continue;
+    try {
+      while (it->second.conn->processPendingRequest()) {
+        it = watched_.find(id);
+        if (it == watched_.end()) break;
+      }
+    } catch (const std::exception& e) {
+      log_warning(std::string("Failed to read a watched bus connection: ") + e.what());
+      it = watched_.find(id);
+      if (it == watched_.end()) continue;
+      Task on_lost = std::move(it->second.on_lost);
+      watched_.erase(it);
+      run_task(on_lost);
+    }
+  }
+}
+
 int EventLoop::run() {
   while (!quit_) {
     auto bus = bus_.getEventLoopPollData();
-    pollfd fds[3] = {{bus.fd, bus.events, 0}, {signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    int n = poll(fds, 3, poll_timeout_ms(bus.timeout_usec));
+    std::vector<pollfd> fds = {{bus.fd, bus.events, 0}, {signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    uint64_t deadline_usec = bus.timeout_usec;
+    std::vector<uint64_t> watched_ids;
+    for (auto& [id, w] : watched_) {
+      try {
+        auto data = w.conn->getEventLoopPollData();
+        fds.push_back({data.fd, data.events, 0});
+        deadline_usec = std::min(deadline_usec, data.timeout_usec);
+      } catch (const std::exception&) {
+        // A dead connection: process_watched() finds out and drops it.
+        deadline_usec = 0;
+      }
+      watched_ids.push_back(id);
+    }
+    int n = poll(fds.data(), fds.size(), poll_timeout_ms(deadline_usec));
     if (n < 0 && errno != EINTR) {
       log_error(std::string("Failed to wait for events: ") + std::strerror(errno));
       return 0;
@@ -120,6 +165,7 @@ int EventLoop::run() {
     // deadlines) are due even when the fd is quiet.
     while (bus_.processPendingRequest()) {
     }
+    process_watched(watched_ids);
     run_posted_tasks();
     run_due_timers();
   }

@@ -56,7 +56,7 @@ int run(int argc, char** argv) {
     auto bus = session ? sdbus::createSessionBusConnection() : sdbus::createSystemBusConnection();
     EventLoop loop(*bus);
     Manager manager(settings_from(config, ttm), loop);
-    Authorizer auth(!session || config.polkit_in_session);
+    Authorizer auth(!session || config.polkit_in_session, loop);
     BusManager bus_manager(*bus, manager, auth, loop, [&] { return checker.check(config.reserve); });
     // Objects are registered before the name is taken, so the first caller finds them.
     bus->requestName("org.halod.Halod1");

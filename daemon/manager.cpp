@@ -14,6 +14,7 @@
 #include "daemon/errors.h"
 #include "daemon/event_loop.h"
 #include "daemon/log.h"
+#include "engine/backend/runner_memory.h"
 #include "engine/error.h"
 
 namespace halod {
@@ -94,10 +95,13 @@ halo::Backend& Manager::backend_named(const std::string& requested) {
   }
 }
 
+uint64_t Manager::footprint(const ResidentModel& m) {
+  return m.state == ModelState::Loading ? m.reserved_bytes : m.size_bytes;
+}
+
 uint64_t Manager::pool_used() const {
-  uint64_t used = host_pool_->used();
-  for (auto& [name, backend] : backends_)
-    if (backend->pool()) used += backend->pool()->used();
+  uint64_t used = 0;
+  for (auto& [id, m] : models_) used += footprint(*m);
   return used;
 }
 
@@ -116,16 +120,14 @@ void Manager::changed(ResidentModel& m, std::vector<std::string> properties) {
   if (events_) events_->model_changed(m, properties);
 }
 
-void Manager::make_room(uint64_t needed) {
+void Manager::make_room(uint64_t needed, const std::string& need, const std::string& advice) {
   const uint64_t budget = host_pool_->budget();
   if (needed > budget)
-    errors::fail(errors::kNoMemory, "The model needs " + mib(needed) + " but the whole pool budget is " +
-                                        mib(budget) + "; raise the TTM pages_limit or lower the reserve");
-  auto free_now = [this] {
-    uint64_t held = 0;  // loads in flight have not allocated yet
-    for (auto& [id, m] : models_) held += m->reserved_bytes;
-    uint64_t available = host_pool_->available();
-    return available > held ? available - held : 0;
+    errors::fail(errors::kNoMemory, need + " but the whole pool budget is " + mib(budget) + "; " + advice +
+                                        "raise the TTM pages_limit or lower the reserve");
+  auto free_now = [&] {
+    uint64_t used = pool_used();
+    return budget > used ? budget - used : 0;
   };
   while (free_now() < needed) {
     ResidentModel* victim = nullptr;
@@ -134,10 +136,9 @@ void Manager::make_room(uint64_t needed) {
           (!victim || m->last_used_us < victim->last_used_us))
         victim = m.get();
     if (!victim)
-      errors::fail(errors::kNoMemory,
-                   "The model needs " + mib(needed) + " but only " + mib(free_now()) + " of the " +
-                       mib(budget) + " pool are free, and every other model is pinned, busy or loading; "
-                       "unload one or raise the budget");
+      errors::fail(errors::kNoMemory, need + " but only " + mib(free_now()) + " of the " + mib(budget) +
+                                          " pool are free, and every other model is pinned, busy or loading; " +
+                                          advice + "unload one or raise the budget");
     unload(victim->id, "evicted to make room");
   }
 }
@@ -148,9 +149,10 @@ void Manager::load(int fd, const std::string& path, const LoadModelOptions& opti
   struct stat st{};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
     errors::fail(errors::kInvalidArgument, "'" + path + "' is not a regular file");
-  // The file's size bounds the weights it can hold: what must fit the budget.
-  const uint64_t estimate = static_cast<uint64_t>(st.st_size);
-  make_room(estimate);
+  // The file's size bounds the weights it can hold. The KV cache is added
+  // once the header says how large it is (admit()).
+  const uint64_t weights = static_cast<uint64_t>(st.st_size);
+  make_room(weights, "The model needs " + mib(weights) + " for its weights", "");
 
   auto owned = std::make_unique<ResidentModel>();
   ResidentModel& m = *owned;
@@ -161,13 +163,65 @@ void Manager::load(int fd, const std::string& path, const LoadModelOptions& opti
   m.backend_name = backend.name();
   m.keep_alive = options.keep_alive.value_or(settings_.keep_alive);
   m.pinned = options.pinned;
-  m.reserved_bytes = estimate;
+  m.reserved_bytes = weights;
   m.last_used_us = now_us();
   models_[m.id] = std::move(owned);
   if (events_) events_->model_added(m);
-  log_info("Loading " + path + " (" + mib(estimate) + ")", {.model = m.name, .backend = m.backend_name});
+  if (events_) events_->pool_changed();  // the reservation counts as used
+  log_info("Loading " + path + " (" + mib(weights) + ")", {.model = m.name, .backend = m.backend_name});
   uint32_t n_ctx = options.context_length ? options.context_length : settings_.context_length;
-  load_on_worker(m, guard.release(), n_ctx, std::move(done));
+  probe_on_worker(m, guard.release(), n_ctx, std::move(done));
+}
+
+void Manager::probe_on_worker(ResidentModel& m, int fd, uint32_t n_ctx, LoadDone done) {
+  const uint64_t id = m.id;
+  m.loader = std::thread([this, id, fd, n_ctx, path = m.path, backend = m.backend_name,
+                          done = std::move(done)]() mutable {
+    RunnerEstimate estimate;
+    std::exception_ptr error;
+    try {
+      // The header alone: a malformed file fails here, before any weight is read.
+      const halo::HParams hp = halo::read_hparams_fd(fd, path);
+      estimate.n_ctx = n_ctx ? n_ctx : halo::default_context_length(hp);
+      estimate.kv_bytes = halo::kv_cache_bytes(hp, estimate.n_ctx, halo::kv_element_bytes(backend));
+    } catch (...) {
+      error = std::current_exception();
+    }
+    loop_.post([this, id, fd, estimate, error, done = std::move(done)] { admit(id, fd, estimate, error, done); });
+  });
+}
+
+void Manager::admit(uint64_t id, int fd, RunnerEstimate estimate, std::exception_ptr error, LoadDone done) {
+  FdGuard guard{fd};
+  ResidentModel* m = find(id);
+  if (!m) return;  // shut down meanwhile
+  if (m->loader.joinable()) m->loader.join();
+  if (!error) {
+    // Weights and KV cache together, as one reservation.
+    const uint64_t weights = m->reserved_bytes, needed = weights + estimate.kv_bytes;
+    m->reserved_bytes = 0;
+    try {
+      make_room(needed,
+                "The model needs " + mib(needed) + " (" + mib(weights) + " of weights and " +
+                    mib(estimate.kv_bytes) + " of KV cache for " + std::to_string(estimate.n_ctx) + " tokens)",
+                "load it with a smaller context_length, or ");
+      m->reserved_bytes = needed;
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  if (error) return load_failed(*m, error, done);
+  m->kv_estimate = estimate.kv_bytes;
+  if (events_) events_->pool_changed();
+  load_on_worker(*m, guard.release(), estimate.n_ctx, std::move(done));
+}
+
+void Manager::load_failed(ResidentModel& m, std::exception_ptr error, const LoadDone& done) {
+  const uint64_t id = m.id;
+  if (events_) events_->model_removed(m);
+  models_.erase(id);
+  if (events_) events_->pool_changed();
+  done(nullptr, error);
 }
 
 void Manager::load_on_worker(ResidentModel& m, int fd, uint32_t n_ctx, LoadDone done) {
@@ -207,24 +261,40 @@ void Manager::load_on_worker(ResidentModel& m, int fd, uint32_t n_ctx, LoadDone 
   });
 }
 
+void Manager::check_footprint(ResidentModel& m) {
+  // Scratch was not in the estimate, and a runner may allocate more than
+  // its KV cache says: the real footprint must fit too (m reserves nothing
+  // now, so make_room counts it whole).
+  const uint64_t weights = m.model->weight_bytes(), runner = m.runner->memory_bytes();
+  if (runner < m.kv_estimate)
+    log_warning("The runner reports " + mib(runner) + " but its KV cache alone was estimated at " +
+                    mib(m.kv_estimate) + "; the estimate (engine/backend/runner_memory.h) is off",
+                {.model = m.name, .backend = m.backend_name});
+  make_room(weights + runner,
+            "The model needs " + mib(weights + runner) + " once attached (" + mib(weights) + " of weights and " +
+                mib(runner) + " of KV cache and scratch)",
+            "load it with a smaller context_length, or ");
+  m.size_bytes = weights + runner;
+}
+
 void Manager::load_finished(uint64_t id, std::exception_ptr error, LoadDone done) {
   ResidentModel* m = find(id);
   if (!m) return;  // shut down meanwhile
   if (m->loader.joinable()) m->loader.join();
   m->reserved_bytes = 0;
-  if (error) {
-    if (events_) events_->model_removed(*m);
-    models_.erase(id);
-    if (events_) events_->pool_changed();
-    done(nullptr, error);
-    return;
+  if (!error) {
+    try {
+      check_footprint(*m);
+    } catch (...) {
+      error = std::current_exception();
+    }
   }
+  if (error) return load_failed(*m, error, done);
   m->name = m->model->name();
   m->architecture = m->model->hparams().arch_name;
   m->quantization = m->model->quantization();
   m->n_params = m->model->n_params();
   m->n_ctx = m->runner->n_ctx();
-  m->size_bytes = m->model->weight_bytes() + m->runner->memory_bytes();
   m->load_progress = 1.0;
   m->state = ModelState::Ready;
   m->queue = std::make_unique<RequestQueue>(
@@ -238,7 +308,8 @@ void Manager::load_finished(uint64_t id, std::exception_ptr error, LoadDone done
   touch(*m);
   schedule_keep_alive(*m);
   log_info("Loaded " + m->name + ": " + m->architecture + " " + m->quantization + ", " + mib(m->size_bytes) +
-               ", context " + std::to_string(m->n_ctx),
+               " (weights " + mib(m->model->weight_bytes()) + ", KV cache and scratch " +
+               mib(m->runner->memory_bytes()) + "), context " + std::to_string(m->n_ctx),
            {.model = m->name, .backend = m->backend_name});
   changed(*m, {"Name", "Architecture", "Quantization", "Parameters", "SizeBytes", "ContextLength", "State",
                "LoadProgress", "LastUsed"});
@@ -271,29 +342,44 @@ uint64_t Manager::switch_backend(uint64_t id, const std::string& name) {
   if (!lock.owns_lock())
     errors::fail(errors::kBusy, "'" + m->name + "' is generating; switch when its State is ready");
   const ModelState before = m->state;
-  m->state = ModelState::Swapping;
+  m->state = ModelState::Swapping;  // also keeps make_room from evicting it
   changed(*m, {"State"});
   auto t0 = std::chrono::steady_clock::now();
+  const uint64_t weights = m->model->weight_bytes();
   try {
+    // Room for the new runner's KV cache before attaching, for all of it after.
+    const uint64_t kv = halo::kv_cache_bytes(m->model->hparams(), m->n_ctx, halo::kv_element_bytes(target.name()));
+    make_room_to_grow(*m, weights + kv, target.name(), "KV cache");
     halo::RunnerOptions ro;
     ro.n_ctx = m->n_ctx;
     ro.n_threads = settings_.n_threads;
     auto runner = target.attach(*m->model, ro);
+    make_room_to_grow(*m, weights + runner->memory_bytes(), target.name(), "KV cache and scratch");
     m->runner = std::move(runner);
-  } catch (const halo::Error& e) {
-    m->state = before;
+  } catch (...) {
+    m->state = before;  // still on the old runner
     changed(*m, {"State"});
-    throw errors::from_engine(e);
+    throw;
   }
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   m->backend = &target;
   m->backend_name = target.name();
-  m->size_bytes = m->model->weight_bytes() + m->runner->memory_bytes();
+  m->size_bytes = weights + m->runner->memory_bytes();
   m->state = before;
   log_info("Switched " + m->name + " to " + m->backend_name + " in " + std::to_string(us.count()) + " us",
            {.model = m->name, .backend = m->backend_name});
   changed(*m, {"Backend", "State", "SizeBytes"});
+  if (events_) events_->pool_changed();
   return static_cast<uint64_t>(us.count());
+}
+
+void Manager::make_room_to_grow(ResidentModel& m, uint64_t total, const std::string& backend,
+                                const std::string& what) {
+  if (total <= m.size_bytes) return;
+  make_room(total - m.size_bytes,
+            "Switching '" + m.name + "' to " + backend + " needs " + mib(total - m.size_bytes) + " more (" +
+                mib(total) + " of weights and " + what + ")",
+            "");
 }
 
 void Manager::submit(ResidentModel& m, RequestPtr request) {

@@ -45,8 +45,9 @@ struct ResidentModel {
   std::string name, path;
   std::string architecture, quantization;
   uint64_t n_params = 0;
-  uint64_t size_bytes = 0;       // weights + runner memory
-  uint64_t reserved_bytes = 0;   // while loading: the estimate held against the budget
+  uint64_t size_bytes = 0;       // weights + runner memory (KV cache, scratch): what counts against the budget
+  uint64_t reserved_bytes = 0;   // while loading: the estimate held against the budget instead
+  uint64_t kv_estimate = 0;      // the KV cache reserved before attaching (checked against the runner's report)
   std::string backend_name;
   uint32_t n_ctx = 0;
   int32_t keep_alive = 0;
@@ -112,15 +113,35 @@ class Manager {
   ResidentModel* find(uint64_t id);
   std::vector<ResidentModel*> models();
   uint64_t pool_budget() const { return host_pool_->budget(); }
+  // What counts against the budget: every loaded model's size_bytes and
+  // what each load in progress has reserved.
   uint64_t pool_used() const;
   std::vector<halo::BackendInfo> backends() const { return backends_info_; }
   std::string default_backend() const;
 
  private:
+  // What a runner will need, known from the model's header before loading.
+  struct RunnerEstimate {
+    uint32_t n_ctx = 0;
+    uint64_t kv_bytes = 0;
+  };
+  static uint64_t footprint(const ResidentModel& m);
   halo::Backend& backend_named(const std::string& name);
-  void make_room(uint64_t needed);
+  // Evicts idle, unpinned models (least recently used first) until needed
+  // bytes of the budget are free. Throws NoMemory: need ("The model needs
+  // N MiB ...") then what is free, then advice, then the usual remedy.
+  void make_room(uint64_t needed, const std::string& need, const std::string& advice);
+  void make_room_to_grow(ResidentModel& m, uint64_t total, const std::string& backend, const std::string& what);
+  // Loading, in steps: load() reserves the file's size (the weights) at
+  // once; probe_on_worker() reads the header; admit() reserves the KV cache
+  // too (evicting if need be); load_on_worker() loads and attaches;
+  // load_finished() checks the real footprint (check_footprint()).
+  void probe_on_worker(ResidentModel& m, int fd, uint32_t n_ctx, LoadDone done);
+  void admit(uint64_t id, int fd, RunnerEstimate estimate, std::exception_ptr error, LoadDone done);
   void load_on_worker(ResidentModel& m, int fd, uint32_t n_ctx, LoadDone done);
   void load_finished(uint64_t id, std::exception_ptr error, LoadDone done);
+  void check_footprint(ResidentModel& m);
+  void load_failed(ResidentModel& m, std::exception_ptr error, const LoadDone& done);
   void request_finished(uint64_t model_id, const RequestPtr& r);
   void touch(ResidentModel& m);
   void schedule_keep_alive(ResidentModel& m);

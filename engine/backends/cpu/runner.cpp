@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "engine/backend/runner_memory.h"
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/matmul.h"
 #include "engine/error.h"
@@ -11,7 +12,6 @@ namespace halo::cpu {
 namespace {
 
 constexpr int64_t kMaxBatch = 512;  // tokens per forward pass; longer inputs run in chunks
-constexpr uint32_t kDefaultMaxCtx = 4096;
 
 std::vector<float> decode_vector(const Tensor* t) {
   if (!t) return {};
@@ -31,7 +31,7 @@ void check_readable(const Tensor* t) {
 
 CpuRunner::CpuRunner(const Model& model, const RunnerOptions& opts)
     : model_(model), hp_(model.hparams()), pool_(opts.n_threads) {
-  n_ctx_ = opts.n_ctx ? opts.n_ctx : std::min(hp_.n_ctx_train ? hp_.n_ctx_train : kDefaultMaxCtx, kDefaultMaxCtx);
+  n_ctx_ = opts.n_ctx ? opts.n_ctx : default_context_length(hp_);
   const Weights& w = model.weights();
   for (const Tensor* t : {w.tok_embd, w.output_norm, w.output}) check_readable(t);
   output_norm_ = decode_vector(w.output_norm);
@@ -45,12 +45,15 @@ CpuRunner::CpuRunner(const Model& model, const RunnerOptions& opts)
                               decode_vector(l.bk), decode_vector(l.bv), decode_vector(l.q_norm),
                               decode_vector(l.k_norm)});
   }
-  const size_t kv_floats = static_cast<size_t>(n_ctx_) * hp_.n_head_kv * hp_.head_dim;
+  const size_t kv_floats = kv_layer_elements(hp_, n_ctx_);  // the size halod reserves (runner_memory.h)
   try {
     k_cache_.assign(hp_.n_layer, std::vector<float>(kv_floats));
     v_cache_.assign(hp_.n_layer, std::vector<float>(kv_floats));
+    // The largest batch's scratch now, so memory_bytes() is the runner's
+    // footprint from the start (halod counts it against its budget).
+    ensure_scratch(std::min<int64_t>(n_ctx_, kMaxBatch));
   } catch (const std::bad_alloc&) {
-    throw Error(ErrorKind::NoMemory, "cannot allocate the KV cache for " + std::to_string(n_ctx_) + " tokens");
+    throw Error(ErrorKind::NoMemory, "cannot allocate the KV cache and scratch for " + std::to_string(n_ctx_) + " tokens");
   }
 }
 
