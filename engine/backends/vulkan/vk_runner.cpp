@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine/backend/runner_memory.h"
 #include "engine/backends/vulkan/vk_env.h"
 #include "engine/error.h"
 #include "engine/quant/dequant.h"
@@ -52,7 +53,7 @@ VulkanRunner::VulkanRunner(std::shared_ptr<Context> ctx, std::shared_ptr<Pipelin
   ops_.set_profiler(steps_[0].stream->profiler());
   record_ahead_ = !steps_[0].stream->profiler() && !env_is_zero("HALO_VULKAN_RECORD_AHEAD");
   quantize_inputs_ = ctx_->features().integer_dot_product && !env_is_zero("HALO_VULKAN_DP4A");
-  n_ctx_ = opts.n_ctx ? opts.n_ctx : std::min<uint32_t>(hp_.n_ctx_train ? hp_.n_ctx_train : 4096, 4096);
+  n_ctx_ = opts.n_ctx ? opts.n_ctx : default_context_length(hp_);
   q_dim_ = hp_.n_head * hp_.head_dim;
   kv_dim_ = hp_.n_head_kv * hp_.head_dim;
   if (hp_.head_dim % 2 || hp_.head_dim > 256 || hp_.rope_dim > hp_.head_dim || hp_.rope_dim % 2 ||
@@ -176,8 +177,7 @@ void VulkanRunner::build_rope_table() {
 }
 
 void VulkanRunner::allocate_buffers() {
-  uint64_t kv_bytes = uint64_t{hp_.n_layer} * 2 * n_ctx_ * kv_dim_ * 2;  // f16
-  kv_ = Buffer(*ctx_, kv_bytes, MemoryUse::Device, "KV cache");
+  kv_ = Buffer(*ctx_, kv_cache_bytes(hp_, n_ctx_, 2), MemoryUse::Device, "KV cache");  // f16
   uint64_t B = kMaxBatch, off = 0;
   auto take = [&](uint64_t floats) { uint64_t o = off; off = align_up(off + floats * 4, 256); return o; };
   uint64_t x = take(B * hp_.n_embd), h = take(B * hp_.n_embd), q = take(B * q_dim_), k = take(B * kv_dim_),
