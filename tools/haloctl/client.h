@@ -2,6 +2,7 @@
 // generated ones, model lookup by id/name/path, and the exit code of each
 // org.halod.Halod1.Error.* (documented in `haloctl --help`).
 #pragma once
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,8 +54,26 @@ class ModelProxy final : public sdbus::ProxyInterfaces<org::halod::Halod1::Model
   }
   ~ModelProxy() { unregisterProxy(); }
 
+  // The authorized methods, waiting longer than the bus's 25 s default:
+  // polkit may hold them while it asks the user (halod waits up to 60 s).
+  void unload() { getProxy().callMethod("Unload").onInterface(kInterface).withTimeout(kAuthorizedTimeout); }
+  uint64_t switch_backend(const std::string& backend) {
+    uint64_t us = 0;
+    getProxy().callMethod("SwitchBackend").onInterface(kInterface).withTimeout(kAuthorizedTimeout)
+        .withArguments(backend).storeResultsTo(us);
+    return us;
+  }
+  std::tuple<sdbus::ObjectPath, sdbus::UnixFd> generate(const std::string& prompt, const VariantMap& options) {
+    std::tuple<sdbus::ObjectPath, sdbus::UnixFd> result;
+    getProxy().callMethod("Generate").onInterface(kInterface).withTimeout(kAuthorizedTimeout)
+        .withArguments(prompt, options).storeResultsTo(result);
+    return result;
+  }
+
  private:
   void onPropertiesChanged(const std::string&, const VariantMap&, const std::vector<std::string>&) override {}
+  static constexpr const char* kInterface = org::halod::Halod1::Model_proxy::INTERFACE_NAME;
+  static constexpr std::chrono::seconds kAuthorizedTimeout{120};
 };
 
 class RequestProxy final

@@ -196,7 +196,7 @@ int cmd_load(const Globals& g, const LoadArgs& a) {
 int cmd_unload(const Globals& g, const std::string& spec) {
   auto bus = connect(g.session);
   std::string path = resolve_model(*bus, spec);
-  ModelProxy(*bus, path).Unload();
+  ModelProxy(*bus, path).unload();
   if (g.json)
     std::cout << json{{"unloaded", path}}.dump() << "\n";
   else
@@ -207,7 +207,7 @@ int cmd_unload(const Globals& g, const std::string& spec) {
 int cmd_switch(const Globals& g, const std::string& spec, const std::string& backend) {
   auto bus = connect(g.session);
   std::string path = resolve_model(*bus, spec);
-  uint64_t us = ModelProxy(*bus, path).SwitchBackend(backend);
+  uint64_t us = ModelProxy(*bus, path).switch_backend(backend);
   if (g.json)
     std::cout << json{{"model", path}, {"backend", backend}, {"microseconds", us}}.dump() << "\n";
   else

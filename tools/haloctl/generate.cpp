@@ -59,7 +59,7 @@ int cmd_generate(const Globals& g, const GenerateArgs& a) {
   // Client-side timing for --stats: what a caller sees, D-Bus and the stream included.
   const auto t_call = std::chrono::steady_clock::now();
   std::optional<std::chrono::steady_clock::time_point> t_first;
-  auto [request_path, stream] = model.Generate(a.prompt, generate_options(a));
+  auto [request_path, stream] = model.generate(a.prompt, generate_options(a));
 
   struct sigaction sa{};
   sa.sa_handler = on_sigint;  // no SA_RESTART: poll() returns at once
