@@ -107,14 +107,25 @@ RequestPtr BusModel::make_request(ResidentModel& m, const std::string& prompt, c
   return request;
 }
 
-void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
-                        VariantMap options) {
+namespace {
+// make()'s request, or null after answering result with make()'s bus error.
+template <typename Result, typename Make>
+RequestPtr made_or_answered(Result& result, Make make) {
   RequestPtr request;
   try {
-    errors::guarded([&] { request = make_request(loaded_model(), prompt, options); });
+    errors::guarded([&] { request = make(); });
   } catch (const sdbus::Error& e) {
-    return result.returnError(e);
+    result.returnError(e);
+    return nullptr;
   }
+  return request;
+}
+}  // namespace
+
+void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
+                        VariantMap options) {
+  RequestPtr request = made_or_answered(result, [&] { return make_request(loaded_model(), prompt, options); });
+  if (!request) return;
   auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
     ResidentModel& m = owner->loaded_model(id);
     int fds[2];
@@ -131,12 +142,8 @@ void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result
 }
 
 void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap options) {
-  RequestPtr request;
-  try {
-    errors::guarded([&] { request = make_request(loaded_model(), prompt, options); });
-  } catch (const sdbus::Error& e) {
-    return result.returnError(e);
-  }
+  RequestPtr request = made_or_answered(result, [&] { return make_request(loaded_model(), prompt, options); });
+  if (!request) return;
   auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
     ResidentModel& m = owner->loaded_model(id);
     request->collect_text = true;
