@@ -160,6 +160,8 @@ TEST(VulkanOps, AttentionSplitsDecodeKeysAndMergesThem) {
     check_attention(8, 2, 128, 1, pos0, true);  // GQA 4
   }
   check_attention(4, 4, 64, 1, 700, true);    // no GQA
+  check_attention(4, 4, 128, 1, 700, true);   // no GQA at head_dim 128 (one row per invocation)
+  check_attention(6, 2, 128, 1, 300, true);   // GQA 3: two rows per invocation, one idle
   check_attention(16, 2, 64, 1, 1000, true);  // GQA 8
   check_attention(8, 1, 80, 1, 555, true);    // head not a power of two
   check_attention(4, 2, 36, 1, 300, true);    // rows not a multiple of 16 bytes: word loads

@@ -20,7 +20,11 @@ layout(local_size_x = WG_SIZE) in;
 #define Q_PAIRS ATTN_DECODE_Q_PAIRS
 #define KV_WORDS ATTN_DECODE_KV_WORDS
 #define S_FLOATS ATTN_DECODE_S_FLOATS
+#ifdef DECODE_RPT  // builds for small groups: fewer rows per invocation, fewer idle unrolled steps
+#define RPT DECODE_RPT
+#else
 #define RPT ATTN_DECODE_ROWS_PER_THREAD
+#endif
 #define LOAD_UNROLL 8u
 #else
 #define MAX_ROWS ATTN_PROMPT_MAX_ROWS
