@@ -62,8 +62,8 @@ uint32_t min_split_keys(uint32_t keys_per_tile) {
   return env > 0 ? static_cast<uint32_t>(env) : 2 * keys_per_tile;
 }
 
-// Keys up to which decode uses attention_head.comp rather than the blocked,
-// split kernel.
+// Keys up to which batches of 2 to kMatvecMaxTokens tokens use
+// attention_head.comp rather than the blocked, split kernel.
 constexpr uint32_t kHeadKernelMaxKeys = 256;
 
 bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
@@ -71,6 +71,10 @@ bool use_head_kernel(AttentionKernel k, const AttentionPush& p) {
   // Prompts that attention_prompt cannot take: the blocked kernel's
   // shared-memory tiles were 4x slower on an H100 at 512 tokens.
   if (p.ntok > Ops::kMatvecMaxTokens) return true;
+  // One token: the split kernel at every length since its 1- and 2-row
+  // builds (H100, tg t/s per-head vs split: 7b 311 vs 324 from empty,
+  // 114 vs 237 at 1,024 keys).
+  if (p.ntok == 1) return false;
   return p.pos0 + p.ntok <= kHeadKernelMaxKeys;
 }
 

@@ -1,9 +1,9 @@
 #version 450
 // Causal attention over the f16 KV cache, one workgroup per (query token,
 // head), walking the keys in tiles of WG_SIZE with a running max and sum
-// (online softmax), so no score matrix is stored. Its short dependency chain
-// makes it the fastest kernel for prompts and short decode contexts on an
-// H100; attention.comp's key splits win on long ones (see Ops::attention).
+// (online softmax), so no score matrix is stored. Ops::attention uses it for
+// prompts attention_prompt.comp cannot take and for short batches of 2 to 8
+// tokens; one-token decode runs faster in attention.comp's key splits.
 // Query t sees keys [0, pos0 + t]. Each invocation scores one key of a tile,
 // then owns two output dimensions (head_dim <= 2 * WG_SIZE).
 #define PUSH_ATTENTION
