@@ -207,6 +207,7 @@ Ops::Ops(Context& ctx, Pipelines& pipelines)
       cm_forced_(env_or_empty("HALO_VULKAN_CM")),
       cm_fill_(!env_is_zero("HALO_VULKAN_CM_FILL")),
       share_x_(!env_is_zero("HALO_VULKAN_CM_SHARE_X")),
+      stack_products_(!env_is_zero("HALO_VULKAN_CM_STACK")),
       matvec_pick_(env_or_empty("HALO_VULKAN_MATVEC")),
       matvec_dual_pick_(env_or_empty("HALO_VULKAN_MATVEC_DUAL")) {
   set_attention_prompt_config(env_or_empty("HALO_VULKAN_ATTN_PROMPT"));
@@ -355,6 +356,53 @@ bool Ops::matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_
     g.flags = p.flags;
     dispatch(cmd, "matmul_cm" + tag, g, ceil_div(n, tile_rows), ceil_div(p.ntok, tile_tokens), shape.c_str());
   }
+  return true;
+}
+
+void Ops::matmul_stacked(VkCommandBuffer cmd, std::span<const StackedProduct> parts, uint64_t x, uint32_t ntok) {
+  if (gemm_stacked(cmd, parts, x, ntok)) return;
+  keep_gemm_input(true);  // one f16 conversion of x for all of them
+  for (const StackedProduct& part : parts) matmul(cmd, part.w, x, part.y, ntok, part.bias);
+  keep_gemm_input(false);
+}
+
+bool Ops::gemm_stacked(VkCommandBuffer cmd, std::span<const StackedProduct> parts, uint64_t x, uint32_t ntok) {
+  if (parts.size() < 2 || parts.size() > kMaxStacked || ntok <= kMatvecMaxTokens || !ctx_.features().coopmat_gemm ||
+      !stack_products_)
+    return false;
+  const uint32_t ncols = parts[0].w.ncols, ldk = f16_ldk(ncols);
+  uint64_t rows = 0;
+  for (const StackedProduct& part : parts) {
+    if (part.w.ncols != ncols) return false;
+    rows += part.w.nrows;
+  }
+  const uint64_t x_bytes = align256(uint64_t{ntok} * ldk * 2);
+  if (scratch_ == 0 || scratch_bytes_ < x_bytes + rows * ldk * 2) return false;  // no chunks here
+  const CmConfig& c = *cm_config_named(coopmat_config_for(cm_forced_, static_cast<uint32_t>(rows), ntok,
+                                                          ctx_.features().subgroup_size, true, cm_fill_));
+  if (!c.f16) return false;
+  const uint64_t x16 = scratch_, w16 = scratch_ + x_bytes;
+  record_compute_barrier(cmd);  // an earlier GEMM may still read the scratch
+  to_f16(cmd, WeightView{GgmlType::F32, x, ncols, ntok, ncols * 4}, 0, ntok, x16, ldk);
+  x16_of_ = 0;
+  GemmF16Push g{};
+  uint32_t row = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const StackedProduct& part = parts[i];
+    to_f16(cmd, part.w, 0, part.w.nrows, w16 + uint64_t{row} * ldk * 2, ldk);
+    if (i == 0) g.y = part.y, g.bias = part.bias, g.ldy = part.w.nrows;
+    if (i == 1) g.y2 = part.y, g.bias2 = part.bias, g.ldy2 = part.w.nrows, g.row2 = row;
+    if (i == 2) g.y3 = part.y, g.bias3 = part.bias, g.ldy3 = part.w.nrows, g.row3 = row;
+    row += part.w.nrows;
+  }
+  record_compute_barrier(cmd);
+  g.weight = w16;
+  g.x = x16;
+  g.ncols = ldk;
+  g.nrows = row;
+  g.ntok = ntok;
+  std::string shape = profiler_ ? std::to_string(row) + "x" + std::to_string(ncols) + " stacked" : "";
+  dispatch(cmd, "matmul_cm" + std::string(c.tag), g, ceil_div(row, c.rows), ceil_div(ntok, c.tokens), shape.c_str());
   return true;
 }
 

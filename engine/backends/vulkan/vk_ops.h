@@ -3,6 +3,7 @@
 // put compute_barrier() between dispatches where data flows.
 #pragma once
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,13 @@ struct RopeStore {
   uint32_t pos = 0, head_dim = 0, rope_dim = 0;
 };
 
+// One product of matmul_stacked: its weight, output and bias (0: none).
+struct StackedProduct {
+  WeightView w;
+  uint64_t y = 0;
+  uint64_t bias = 0;
+};
+
 // Which attention kernel runs: attention_head.comp (one workgroup per token
 // and head), attention.comp (blocked, keys split across workgroups),
 // attention_prompt.comp (query tiles, flash-attention style), or the choice
@@ -77,6 +85,9 @@ class Ops {
   // (about one per SM) takes the 64x64 sibling of its configuration, forced
   // or not; HALO_VULKAN_CM_FILL=0 turns it off at construction.
   void set_coopmat_fill(bool on) { cm_fill_ = on; }
+  // Whether matmul_stacked stacks its products into one GEMM where it can
+  // (HALO_VULKAN_CM_STACK=0 turns it off at construction).
+  void set_stack_products(bool on) { stack_products_ = on; }
   // The configuration tag matmul uses for nrows x ntok (forced: a tag or "").
   static std::string coopmat_config_for(const std::string& forced, uint32_t nrows, uint32_t ntok,
                                         uint32_t subgroup_size, bool have_scratch, bool fill);
@@ -107,6 +118,11 @@ class Ops {
   void matmul(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint32_t ntok,
               uint64_t bias = 0, bool accumulate = false, const InputFusion& fuse = {},
               const QuantizedOutput& out = {});
+  // y_i (ntok x nrows_i) = x W_i^T (+ bias_i) for up to kMaxStacked products
+  // of one input and row length (Q/K/V, gate/up). On the f16 cooperative-
+  // matrix path their rows are stacked into one GEMM, so small products
+  // (GQA's K and V) fill the GPU together; otherwise one matmul each.
+  void matmul_stacked(VkCommandBuffer cmd, std::span<const StackedProduct> parts, uint64_t x, uint32_t ntok);
   // One token: y = W x' (+ bias), then the RoPE/cache epilogue of rs.
   void matvec_rope(VkCommandBuffer cmd, const WeightView& w, uint64_t x, uint64_t y, uint64_t bias,
                    const InputFusion& fuse, const RopeStore& rs);
@@ -146,6 +162,7 @@ class Ops {
 
   // Tokens up to which matmul uses the matrix-vector kernel.
   static constexpr uint32_t kMatvecMaxTokens = 8;
+  static constexpr size_t kMaxStacked = 3;  // GemmF16Push's output segments
   static constexpr uint32_t kMatvecRowsPerGroup = 4;  // ROWS_PER_WG in matvec.comp
   static constexpr uint32_t kDualRowsPerGroup = 2;    // ROWS_PER_WG of the matvec1d builds
 
@@ -155,6 +172,8 @@ class Ops {
   // of rows); false, recording nothing, when the scratch cannot hold it.
   bool matmul_f16(VkCommandBuffer cmd, const std::string& tag, uint32_t tile_rows, uint32_t tile_tokens,
                   const WeightView& w, const MatmulPush& p, const std::string& shape);
+  // matmul_stacked's one GEMM; false, recording nothing, where it cannot run.
+  bool gemm_stacked(VkCommandBuffer cmd, std::span<const StackedProduct> parts, uint64_t x, uint32_t ntok);
   template <typename Push>
   void dispatch(VkCommandBuffer cmd, const std::string& variant, const Push& push, uint64_t groups_x,
                 uint32_t groups_y = 1, const char* shape = nullptr);
@@ -170,6 +189,7 @@ class Ops {
   uint64_t x16_of_ = 0;  // the activations x16 holds while keep_x_ (0: none)
   uint32_t x16_ntok_ = 0, x16_ldk_ = 0;
   std::string prompt_config_ = "q32";
+  bool stack_products_ = true;  // HALO_VULKAN_CM_STACK=0: matmul_stacked runs each product alone
   // HALO_VULKAN_MATVEC / _DUAL: one-token builds picked by their letters (tuning).
   std::string matvec_pick_, matvec_dual_pick_;
 };

@@ -195,11 +195,12 @@ void VulkanRunner::allocate_buffers() {
   steps_[0].stream->submit_and_wait();
   if (ctx_->features().coopmat_gemm) {
     // f16 operands of the prompt GEMM (Ops::set_gemm_scratch): the largest
-    // layer matrix in one chunk; the output matrix runs in chunks.
-    const uint64_t n_embd = hp_.n_embd, n_ff = hp_.n_ff, q = q_dim_, pad = 64;
+    // layer matrix in one chunk, and Q/K/V stacked (Ops::matmul_stacked);
+    // the output matrix runs in chunks.
+    const uint64_t n_embd = hp_.n_embd, n_ff = hp_.n_ff, q = q_dim_, kv = kv_dim_, pad = 64;
     auto padded = [&](uint64_t cols) { return (cols + pad - 1) / pad * pad; };
-    const uint64_t largest = std::max({q * padded(n_embd), n_ff * padded(n_embd), n_embd * padded(n_ff),
-                                       n_embd * padded(q)});
+    const uint64_t largest = std::max({(q + 2 * kv) * padded(n_embd), n_ff * padded(n_embd),
+                                       n_embd * padded(n_ff), n_embd * padded(q)});
     const uint32_t max_cols = std::max({hp_.n_embd, hp_.n_ff, q_dim_});
     gemm_scratch_ = Buffer(*ctx_, Ops::gemm_scratch_bytes(max_cols, kMaxBatch, largest), MemoryUse::Device,
                            "GEMM f16 scratch");
@@ -271,11 +272,14 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
                      RopeStore{0, v_cache + uint64_t{pos0} * kv_dim_ * 2, pos0, hp_.head_dim, hp_.rope_dim});
     record_compute_barrier(cmd);
   } else {
-    ops_.keep_gemm_input(true);  // one f16 conversion of attn_src for the three
-    ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
-    ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
-    ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
-    ops_.keep_gemm_input(false);
+    if (fused) {
+      ops_.matmul(cmd, L.wq, attn_src, s_.q, ntok, L.bq, false, attn_in);
+      ops_.matmul(cmd, L.wk, attn_src, s_.k, ntok, L.bk, false, attn_in);
+      ops_.matmul(cmd, L.wv, attn_src, s_.v, ntok, L.bv, false, attn_in);
+    } else {
+      const StackedProduct qkv[] = {{L.wq, s_.q, L.bq}, {L.wk, s_.k, L.bk}, {L.wv, s_.v, L.bv}};
+      ops_.matmul_stacked(cmd, qkv, attn_src, ntok);
+    }
     record_compute_barrier(cmd);
     if (L.q_norm) {
       ops_.rms_norm(cmd, s_.q, s_.q, L.q_norm, hp_.head_dim, ntok * hp_.n_head, eps);
@@ -320,10 +324,13 @@ void VulkanRunner::record_layer(VkCommandBuffer cmd, uint32_t li, uint32_t ntok,
     record_compute_barrier(cmd);
     return;
   }
-  ops_.keep_gemm_input(true);
-  ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
-  ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
-  ops_.keep_gemm_input(false);
+  if (fused) {
+    ops_.matmul(cmd, L.gate, ffn_src, s_.gate, ntok, 0, false, ffn_in);
+    ops_.matmul(cmd, L.up, ffn_src, s_.up, ntok, 0, false, ffn_in);
+  } else {
+    const StackedProduct gate_up[] = {{L.gate, s_.gate, 0}, {L.up, s_.up, 0}};
+    ops_.matmul_stacked(cmd, gate_up, ffn_src, ntok);
+  }
   record_compute_barrier(cmd);
   if (fused) {
     ops_.matmul(cmd, L.down, s_.gate, s_.x, ntok, 0, /*accumulate=*/true, InputFusion{s_.up, 0, 0});

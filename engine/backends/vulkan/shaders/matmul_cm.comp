@@ -196,10 +196,19 @@ void write_fragment(uint slot, uint r0, uint t0) {
     uint r = r0 + e % 16u, t = t0 + e / 16u;
     if (r >= pc.nrows || t >= pc.ntok) continue;
     float s = stage[slot * 256u + e];
-    uint o = t * Y_STRIDE + r;
-    if (pc.bias != 0ul) s += Floats(pc.bias).f[r];
-    if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(pc.y).f[o];
-    Floats(pc.y).f[o] = s;
+    uint64_t y = pc.y, bias = pc.bias;
+    uint stride = Y_STRIDE;
+#ifdef CM_F16
+    if (pc.y3 != 0ul && r >= pc.row3) {  // stacked products: the row's own output
+      y = pc.y3, bias = pc.bias3, stride = pc.ldy3, r -= pc.row3;
+    } else if (pc.y2 != 0ul && r >= pc.row2) {
+      y = pc.y2, bias = pc.bias2, stride = pc.ldy2, r -= pc.row2;
+    }
+#endif
+    uint o = t * stride + r;
+    if (bias != 0ul) s += Floats(bias).f[r];
+    if ((pc.flags & PUSH_FLAG_ACCUMULATE) != 0u) s += Floats(y).f[o];
+    Floats(y).f[o] = s;
   }
 }
 

@@ -91,17 +91,24 @@ HALO_PUSH(ToF16Push) {
 // a weight's rows), x: ntok x ldk f16, y: rows ldy floats apart, and y and
 // bias already offset to the chunk's first row. ldk (named ncols, as in
 // MatmulPush, so the kernel's code is shared) is a multiple of the K slice.
+// Stacked products (Ops::matmul_stacked): W's rows from row2 on (y2 != 0)
+// and from row3 on (y3 != 0) belong to other products, written to y2 / y3
+// (rows ldy2 / ldy3 floats apart, biases bias2 / bias3) from their row 0.
 #if defined(__cplusplus) || defined(PUSH_GEMM_F16)
 HALO_PUSH(GemmF16Push) {
   uint64_t weight;
   uint64_t x;
   uint64_t y;
   uint64_t bias;  // 0: none
+  uint64_t y2, y3;
+  uint64_t bias2, bias3;
   uint ncols;     // ldk: halves between rows of W and of x
   uint nrows;
   uint ntok;
   uint ldy;
   uint flags;
+  uint row2, row3;
+  uint ldy2, ldy3;
 } HALO_PUSH_END(GemmF16Push)
 #endif
 
