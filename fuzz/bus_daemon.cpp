@@ -7,6 +7,7 @@
 
 #include "daemon/bus_manager.h"
 #include "daemon/event_loop.h"
+#include "daemon/log.h"
 #include "daemon/manager.h"
 #include "daemon/polkit.h"
 
@@ -41,6 +42,7 @@ halod::ManagerSettings manager_settings(const DaemonSettings& s) {
 
 InProcessDaemon::InProcessDaemon(const DaemonSettings& settings) : parts_(std::make_unique<Parts>()) {
   Parts& p = *parts_;
+  halod::set_log_level(halod::LogLevel::Warning);  // thousands of loads a run
   try {
     p.bus = sdbus::createSessionBusConnection();
     p.loop = std::make_unique<halod::EventLoop>(*p.bus);
