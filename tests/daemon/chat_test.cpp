@@ -2,8 +2,12 @@
 // rendered with the model's template (or the family named by the template
 // option) and tokenized with the messages' text kept plain, streamed like
 // Generate; bad messages, options and templates are InvalidArgument at once.
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "engine/chat/turn.h"
 #include "engine/gguf/gguf.h"
@@ -136,6 +140,168 @@ TEST_F(Chatting, CanBeCancelledLikeGenerate) {
   ASSERT_EQ(reader.read(2).tokens.size(), 2u) << halod_log();
   RequestProxy(*bus_, request).Cancel();
   EXPECT_EQ(reader.read(SIZE_MAX, 20s).reason(), "cancelled");
+}
+
+}  // namespace
+}  // namespace halod::test
+
+namespace halod::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// haloctl chat with its stdin, stdout and stderr on pipes.
+class ChatClient {
+ public:
+  ChatClient(const std::string& address, const std::vector<std::string>& args) {
+    int in[2], out[2], err[2];
+    if (pipe(in) != 0 || pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe failed");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
+      setenv("DBUS_SESSION_BUS_ADDRESS", address.c_str(), 1);
+      std::vector<std::string> argv = {std::getenv("HALOCTL_BIN") ? std::getenv("HALOCTL_BIN") : "haloctl",
+                                       "--session", "chat"};
+      argv.insert(argv.end(), args.begin(), args.end());
+      std::vector<char*> c_argv;
+      for (auto& a : argv) c_argv.push_back(a.data());
+      c_argv.push_back(nullptr);
+      execvp(c_argv[0], c_argv.data());
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    close(err[1]);
+    stdin_ = in[1];
+    stdout_ = out[0];
+    stderr_ = err[0];
+  }
+  ~ChatClient() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    for (int fd : {stdin_, stdout_, stderr_})
+      if (fd >= 0) close(fd);
+  }
+
+  void say(const std::string& line) { ASSERT_EQ(write(stdin_, line.data(), line.size()), ssize_t(line.size())); }
+  void close_stdin() {
+    close(stdin_);
+    stdin_ = -1;
+  }
+  void interrupt() { kill(pid_, SIGINT); }
+  // Reads stdout and stderr until pred() holds or timeout.
+  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 60s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      pollfd p[2] = {{stdout_, POLLIN, 0}, {stderr_, POLLIN, 0}};
+      if (poll(p, 2, 100) <= 0) continue;
+      char buf[4096];
+      for (int i = 0; i < 2; ++i) {
+        if (!(p[i].revents & (POLLIN | POLLHUP))) continue;
+        const ssize_t n = read(p[i].fd, buf, sizeof buf);
+        if (n > 0) (i == 0 ? out : err).append(buf, static_cast<size_t>(n));
+      }
+    }
+    return true;
+  }
+  // Waits for the exit; returns the status, or -1 after timeout.
+  int exit_status(std::chrono::milliseconds timeout = 30s) {
+    int status = 0;
+    bool done = wait_for([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout);
+    if (!done) return -1;
+    pid_ = -1;
+    wait_for([] { return false; }, 200ms);  // what is left in the pipes
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  size_t count_in_err(const std::string& part) const {
+    size_t n = 0;
+    for (size_t at = err.find(part); at != std::string::npos; at = err.find(part, at + 1)) ++n;
+    return n;
+  }
+  // The prompt_tokens of each answer's --stats line.
+  std::vector<int> prompt_tokens() const {
+    std::vector<int> out;
+    for (size_t at = err.find("prompt: "); at != std::string::npos; at = err.find("prompt: ", at + 1))
+      out.push_back(std::stoi(err.substr(at + 8)));
+    return out;
+  }
+
+  std::string out, err;
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1, stdout_ = -1, stderr_ = -1;
+};
+
+class HaloctlChat : public Chatting {
+ protected:
+  std::unique_ptr<ChatClient> chat(std::vector<std::string> args) {
+    load_llama3_chat();
+    args.insert(args.begin(), "llama3-chat.gguf");
+    return std::make_unique<ChatClient>(address_, args);
+  }
+};
+
+TEST_F(HaloctlChat, KeepsTheConversationUntilReset) {
+  auto c = chat({"--system", "Be brief.", "-n", "3", "--temp", "0", "--stats"});
+  c->say("Hello!\n");
+  ASSERT_TRUE(c->wait_for([&] { return c->prompt_tokens().size() == 1; })) << c->err << halod_log();
+  c->say("And then?\n");
+  ASSERT_TRUE(c->wait_for([&] { return c->prompt_tokens().size() == 2; })) << c->err;
+  c->say("/reset\n");
+  c->say("Hello!\n");
+  ASSERT_TRUE(c->wait_for([&] { return c->prompt_tokens().size() == 3; })) << c->err;
+  c->say("/exit\n");
+  EXPECT_EQ(c->exit_status(), 0) << c->err;
+  const std::vector<int> p = c->prompt_tokens();
+  // The second question comes after the first and its answer; after
+  // /reset the conversation is the system message and one question again.
+  EXPECT_GT(p[1], p[0] + 3);
+  EXPECT_EQ(p[2], p[0]);
+  EXPECT_NE(c->err.find("(the conversation starts again)"), std::string::npos);
+}
+
+TEST_F(HaloctlChat, CancelsTheAnswerOnCtrlCAndGoesOn) {
+  auto c = chat({"-n", "4000", "--temp", "0", "--stats"});
+  c->say("Tell me a long story\n");
+  ASSERT_TRUE(c->wait_for([&] { return c->out.size() > 10; })) << c->err << halod_log();
+  c->interrupt();
+  ASSERT_TRUE(c->wait_for([&] { return c->count_in_err("[cancelled]") == 1; })) << c->err;
+  EXPECT_NE(c->err.find("reason: cancelled"), std::string::npos) << c->err;
+  // Still chatting; the cancelled question is not part of the conversation.
+  const size_t answered = c->out.size();
+  c->say("Tell me a long story\n");
+  ASSERT_TRUE(c->wait_for([&] { return c->out.size() > answered + 10; })) << c->err;
+  c->interrupt();
+  ASSERT_TRUE(c->wait_for([&] { return c->count_in_err("[cancelled]") == 2; })) << c->err;
+  const std::vector<int> p = c->prompt_tokens();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[1], p[0]);
+  c->close_stdin();  // Ctrl-D
+  EXPECT_EQ(c->exit_status(), 0) << c->err;
+}
+
+TEST_F(HaloctlChat, LeavesWithTheErrorWhenTheModelHasNoTemplate) {
+  load("llama-spm-q4_k_m.gguf");
+  ChatClient c(address_, {"llama-spm-q4_k_m.gguf", "-n", "2"});
+  c.say("Hello\n");
+  EXPECT_EQ(c.exit_status(), 2) << c.err;  // InvalidArgument
+  EXPECT_NE(c.err.find("has no chat template"), std::string::npos) << c.err;
+}
+
+TEST_F(HaloctlChat, ChatsWithANamedFamily) {
+  load("llama-spm-q4_k_m.gguf");
+  ChatClient c(address_, {"llama-spm-q4_k_m.gguf", "--template", "mistral-v1", "-n", "2", "--stats"});
+  c.say("Hello\n");
+  c.close_stdin();
+  EXPECT_EQ(c.exit_status(), 0) << c.err;
+  EXPECT_EQ(c.prompt_tokens().size(), 1u) << c.err;
 }
 
 }  // namespace
