@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "daemon/chat_request.h"
 #include "daemon/errors.h"
 #include "daemon/log.h"
+#include "engine/backend/backend.h"
 #include "engine/error.h"
 
 namespace halod {
@@ -57,6 +59,7 @@ void finish_stream(Request& r) {
   nlohmann::json done = {{"done", true},
                          {"reason", std::string(halo::stop_reason_name(r.stats.reason))},
                          {"prompt_tokens", r.stats.prompt_tokens},
+                         {"cached_tokens", r.stats.cached_tokens},
                          {"generated_tokens", r.stats.generated_tokens},
                          {"prompt_tps", r.stats.prompt_tps()},
                          {"generate_tps", r.stats.generate_tps()}};
@@ -66,7 +69,7 @@ void finish_stream(Request& r) {
 
 }  // namespace
 
-void run_generation(const halo::Model& model, halo::Runner& runner, Request& r) {
+void run_generation(const halo::Model& model, halo::Runner& runner, halo::KvHistory& history, Request& r) {
   if (r.stream_fd >= 0) {
     // Non-blocking, so a stalled reader cannot pin the worker (see write_line).
     int flags = fcntl(r.stream_fd, F_GETFL);
@@ -76,16 +79,22 @@ void run_generation(const halo::Model& model, halo::Runner& runner, Request& r) 
     r.stats.reason = halo::StopReason::Cancelled;
   } else {
     try {
-      halo::Session session(model, runner);
-      r.stats = session.generate(r.prompt, r.params, [&r](std::string_view text, int32_t token) {
-        if (r.cancelled) return false;
-        if (r.collect_text) r.text.append(text);
-        if (!write_line(r, {{"text", std::string(text)}, {"token", token}})) {
-          r.cancelled = true;  // the client closed its stream
-          return false;
-        }
-        return true;
-      });
+      halo::Session session(model, runner, &history);
+      // Each piece of text as a line {"<key>": text, "token": N}.
+      auto stream = [&r](const char* key, std::string& collected) {
+        return [&r, key, &collected](std::string_view text, int32_t token) {
+          if (r.cancelled) return false;
+          if (r.collect_text) collected.append(text);
+          if (!write_line(r, {{key, std::string(text)}, {"token", token}})) {
+            r.cancelled = true;  // the client closed its stream
+            return false;
+          }
+          return true;
+        };
+      };
+      r.stats = r.chat ? generate_chat(model, session, runner.n_ctx(), r, stream("text", r.text),
+                                       stream("reasoning", r.reasoning))
+                       : session.generate(r.prompt, r.params, stream("text", r.text));
       if (r.cancelled) r.stats.reason = halo::StopReason::Cancelled;
     } catch (const std::exception& e) {
       r.stats.reason = halo::StopReason::Error;
