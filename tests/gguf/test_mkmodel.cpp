@@ -143,7 +143,7 @@ TEST_F(MkmodelBinary, TinyModelHasLlamaMetadataAndTheVocabulary) {
 }
 
 TEST_F(MkmodelBinary, WeightsHaveTheIntendedScaleAndNormsAreOne) {
-  const auto f = gguf::File::open(make("w.gguf", "q4_k"));
+  const auto f = gguf::File::open(make("w.gguf", "q4_k"), gguf::Contents::All);
   const gguf::TensorInfo* q = f->tensor("blk.0.attn_q.weight");
   ASSERT_EQ(q->type, GgmlType::Q4_K);
   std::vector<float> values(q->n_elements);

@@ -163,7 +163,7 @@ TEST(Quantize, AllZeroBlocksStayZero) {
 class RequantizeFixture : public ::testing::TestWithParam<GgmlType> {};
 
 TEST_P(RequantizeFixture, ReproducesTheReferenceBytes) {
-  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const std::string name(type_info(GetParam()).name);
   const gguf::TensorInfo* q = file->tensor(name + ".q");
   const gguf::TensorInfo* ref = file->tensor(name + ".ref");
