@@ -91,12 +91,31 @@ void store_16bit(const float* src, uint8_t* dst, int64_t n, Convert convert) {
   }
 }
 
+using BlockEncoder = void (*)(const float*, uint8_t*, int64_t);
+
+// The encoder of a block type (can_quantize and not a plain float type).
+BlockEncoder block_encoder(GgmlType type) {
+  using namespace quant_detail;
+  switch (type) {
+    case GgmlType::Q8_0: return quantize_q8_0;
+    case GgmlType::Q4_0: return quantize_q4_0;
+    case GgmlType::Q4_K: return quantize_q4_k;
+    case GgmlType::Q5_K: return quantize_q5_k;
+    case GgmlType::Q6_K: return quantize_q6_k;
+    case GgmlType::IQ4_NL: return quantize_iq4_nl;
+    case GgmlType::IQ4_XS: return quantize_iq4_xs;
+    case GgmlType::MXFP4: return quantize_mxfp4;
+    default: throw Error(ErrorKind::InvalidArgument, "no block encoder for " + std::string(type_info(type).name));
+  }
+}
+
 }  // namespace
 
 bool can_quantize(GgmlType type) {
   switch (type) {
     case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16:
-    case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_K:
+    case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_K: case GgmlType::Q5_K:
+    case GgmlType::Q6_K: case GgmlType::IQ4_NL: case GgmlType::IQ4_XS: case GgmlType::MXFP4:
       return true;
     default:
       return false;
@@ -119,14 +138,13 @@ uint64_t quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
   auto* out = static_cast<uint8_t*>(dst);
   const int64_t blocks = n / info->block_elems;
   switch (type) {
-    case GgmlType::F32: std::memcpy(out, src, static_cast<size_t>(*bytes)); break;
-    case GgmlType::F16: store_16bit(src, out, n, fp32_to_fp16); break;
-    case GgmlType::BF16: store_16bit(src, out, n, fp32_to_bf16); break;
-    case GgmlType::Q8_0: require_finite(src, n); quant_detail::quantize_q8_0(src, out, blocks); break;
-    case GgmlType::Q4_0: require_finite(src, n); quant_detail::quantize_q4_0(src, out, blocks); break;
-    case GgmlType::Q4_K: require_finite(src, n); quant_detail::quantize_q4_k(src, out, blocks); break;
-    default: break;  // excluded by can_quantize above
+    case GgmlType::F32: std::memcpy(out, src, static_cast<size_t>(*bytes)); return *bytes;
+    case GgmlType::F16: store_16bit(src, out, n, fp32_to_fp16); return *bytes;
+    case GgmlType::BF16: store_16bit(src, out, n, fp32_to_bf16); return *bytes;
+    default: break;
   }
+  require_finite(src, n);
+  block_encoder(type)(src, out, blocks);
   return *bytes;
 }
 

@@ -1,6 +1,6 @@
-// Q4_K encoder. A 256-element super-block holds 8 sub-blocks of 32; each
-// sub-block is approximated as scale * q - min with q in 0..15, scale >= 0 and
-// min >= 0. Per sub-block we try a small grid of scales (9 candidates), fit
+// Q4_K and Q5_K encoders. A 256-element super-block holds 8 sub-blocks of
+// 32; each sub-block is approximated as scale * q - min with q in 0..15
+// (Q4_K) or 0..31 (Q5_K), scale >= 0 and min >= 0. Per sub-block we try a small grid of scales (9 candidates), fit
 // scale and min by least squares for each candidate's codes, and keep the fit
 // with the lowest squared error. The sub-block scales and mins are then stored as
 // 6-bit multiples of two fp16 super-scales, and the codes are recomputed
@@ -20,7 +20,6 @@ namespace {
 constexpr int kQK = 256;
 constexpr int kSub = 32;
 constexpr int kSubBlocks = kQK / kSub;
-constexpr int kMaxCode = 15;
 constexpr int kMaxScale6 = 63;
 constexpr int kGridSteps = 4;     // candidate scales tried on each side of the naive one
 constexpr float kGridStep = 0.25f;  // in codes over the sub-block's range
@@ -71,7 +70,7 @@ struct CodeSums {
   }
 };
 
-SubFit fit_sub_block(const float* x) {
+SubFit fit_sub_block(const float* x, int max_code) {
   const float lo = std::min(0.0f, *std::min_element(x, x + kSub));
   const float hi = *std::max_element(x, x + kSub);
   if (hi <= lo) return {0.0f, -lo};
@@ -86,11 +85,11 @@ SubFit fit_sub_block(const float* x) {
   uint8_t q[kSub];
   for (int step = -kGridSteps; step <= kGridSteps; ++step) {
     // Codes from a stretched or shrunk range, then the best scale/min for them.
-    const float inv_scale = (kMaxCode + kGridStep * static_cast<float>(step)) / (hi - lo);
-    for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) * inv_scale, kMaxCode));
+    const float inv_scale = (static_cast<float>(max_code) + kGridStep * static_cast<float>(step)) / (hi - lo);
+    for (int i = 0; i < kSub; ++i) q[i] = static_cast<uint8_t>(clamp_code((x[i] - lo) * inv_scale, max_code));
     const CodeSums sums(x, q);
     consider(sums.fit(), sums);
-    if (step == 0) consider({(hi - lo) / kMaxCode, -lo}, sums);  // the plain min/max mapping
+    if (step == 0) consider({(hi - lo) / static_cast<float>(max_code), -lo}, sums);  // the plain min/max mapping
   }
   return best;
 }
@@ -110,11 +109,14 @@ void pack_scales(const uint8_t* sc, const uint8_t* mn, uint8_t* packed) {
   }
 }
 
-void quantize_q4_k_block(const float* x, uint8_t* dst) {
+// The shared part of a Q4_K / Q5_K super-block: fp16 d and dmin at dst,
+// the packed 6-bit scales and mins at dst + 4, and the codes (0..max_code)
+// of the 256 values against the decoded scale and min of each sub-block.
+void encode_scales_and_codes(const float* x, int max_code, uint8_t* dst, uint8_t* codes) {
   SubFit fits[kSubBlocks];
   float max_scale = 0, max_min = 0;
   for (int s = 0; s < kSubBlocks; ++s) {
-    fits[s] = fit_sub_block(x + s * kSub);
+    fits[s] = fit_sub_block(x + s * kSub, max_code);
     max_scale = std::max(max_scale, fits[s].scale);
     max_min = std::max(max_min, fits[s].min);
   }
@@ -131,30 +133,54 @@ void quantize_q4_k_block(const float* x, uint8_t* dst) {
   std::memcpy(dst, &d_bits, 2);
   std::memcpy(dst + 2, &dmin_bits, 2);
   pack_scales(sc, mn, dst + 4);
-
-  // Codes against the decoded scale and min of each sub-block.
-  uint8_t codes[kQK];
   for (int s = 0; s < kSubBlocks; ++s) {
     const float scale = d * static_cast<float>(sc[s]);
     const float min = dmin * static_cast<float>(mn[s]);
     for (int i = 0; i < kSub; ++i) {
       const float v = x[s * kSub + i];
-      codes[s * kSub + i] = static_cast<uint8_t>(scale > 0 ? clamp_code((v + min) / scale, kMaxCode) : 0);
+      codes[s * kSub + i] = static_cast<uint8_t>(scale > 0 ? clamp_code((v + min) / scale, max_code) : 0);
     }
   }
-  // Sub-blocks 2p and 2p+1 share 32 bytes: low nibbles, then high nibbles.
-  uint8_t* qs = dst + 16;
+}
+
+// Sub-blocks 2p and 2p+1 share 32 bytes of qs: low nibbles, then high
+// nibbles (the low 4 bits of each code).
+void pack_nibbles(const uint8_t* codes, uint8_t* qs) {
   for (int p = 0; p < kSubBlocks / 2; ++p) {
     for (int l = 0; l < kSub; ++l) {
-      qs[p * kSub + l] = static_cast<uint8_t>(codes[2 * p * kSub + l] | (codes[(2 * p + 1) * kSub + l] << 4));
+      qs[p * kSub + l] =
+          static_cast<uint8_t>((codes[2 * p * kSub + l] & 0x0f) | ((codes[(2 * p + 1) * kSub + l] & 0x0f) << 4));
     }
   }
+}
+
+// block_q4_K (144 bytes): d, dmin, scales[12], qs[128].
+void quantize_q4_k_block(const float* x, uint8_t* dst) {
+  uint8_t codes[kQK];
+  encode_scales_and_codes(x, 15, dst, codes);
+  pack_nibbles(codes, dst + 16);
+}
+
+// block_q5_K (176 bytes): d, dmin, scales[12], qh[32], qs[128]; the fifth bit
+// of element l of sub-block s is bit s of qh[l].
+void quantize_q5_k_block(const float* x, uint8_t* dst) {
+  uint8_t codes[kQK];
+  encode_scales_and_codes(x, 31, dst, codes);
+  uint8_t* qh = dst + 16;
+  std::memset(qh, 0, kSub);
+  for (int s = 0; s < kSubBlocks; ++s)
+    for (int l = 0; l < kSub; ++l) qh[l] |= static_cast<uint8_t>(((codes[s * kSub + l] >> 4) & 1) << s);
+  pack_nibbles(codes, dst + 48);
 }
 
 }  // namespace
 
 void quantize_q4_k(const float* src, uint8_t* dst, int64_t blocks) {
   for (int64_t b = 0; b < blocks; ++b) quantize_q4_k_block(src + b * kQK, dst + b * 144);
+}
+
+void quantize_q5_k(const float* src, uint8_t* dst, int64_t blocks) {
+  for (int64_t b = 0; b < blocks; ++b) quantize_q5_k_block(src + b * kQK, dst + b * 176);
 }
 
 }  // namespace halo::quant_detail

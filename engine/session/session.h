@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,9 @@ struct GenerateParams {
   std::vector<std::string> stop;  // generation ends before any of these strings
   bool add_bos = true;            // when the vocabulary wants BOS
   bool parse_special = true;      // special-token text in the prompt becomes tokens
+  // When not empty, generation ends on these tokens instead of the
+  // vocabulary's end-of-generation tokens (a chat template's end of turn).
+  std::vector<int32_t> end_tokens;
 };
 
 struct GenerateStats {
@@ -47,6 +51,15 @@ struct GenerateStats {
 // that token's id.
 using TokenCallback = std::function<bool(std::string_view text, int32_t token)>;
 
+// Chat formats with channels (gpt-oss harmony) keep the model's reasoning
+// apart from its answer and hide the channel headers between them.
+enum class TextChannel { Answer, Reasoning, Hidden };
+struct ChannelSplit {
+  // Called once per generated token, in order, before its text is decoded.
+  std::function<TextChannel(int32_t token)> route;
+  TokenCallback on_reasoning;  // receives the Reasoning text as on_text does the answer
+};
+
 class Session {
  public:
   Session(const Model& model, Runner& runner);
@@ -57,6 +70,11 @@ class Session {
   // fit the context; Runner errors pass through.
   GenerateStats generate(std::string_view prompt, const GenerateParams& params,
                          const TokenCallback& on_text);  // on_text may be empty
+  // The same from prompt tokens (params.add_bos and parse_special unused).
+  // With split, text goes to on_text or split->on_reasoning by its channel;
+  // what a channel holds back is released when another begins.
+  GenerateStats generate(std::span<const int32_t> prompt, const GenerateParams& params,
+                         const TokenCallback& on_text, const ChannelSplit* split = nullptr);
 
   static constexpr uint32_t kPromptBatch = 512;  // tokens per Runner::eval of the prompt
 

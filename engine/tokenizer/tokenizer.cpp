@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/error.h"
@@ -86,6 +87,30 @@ void VocabTokenizer::find_end_of_generation() {
 }
 
 std::vector<int32_t> VocabTokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  return encode_fragments(text, split_special(text, vocab_, specials_, parse_special), add_bos);
+}
+
+std::vector<int32_t> VocabTokenizer::encode_spans(std::span<const Span> spans) const {
+  std::string text;
+  std::vector<Fragment> fragments;
+  for (const Span& span : spans) {
+    const size_t base = text.size();
+    text.append(span.text);
+    for (Fragment f : split_special(span.text, vocab_, specials_, span.parse_special)) {
+      f.offset += base;
+      Fragment* before = fragments.empty() ? nullptr : &fragments.back();
+      if (f.token < 0 && before && before->token < 0 && before->offset + before->length == f.offset) {
+        before->length += f.length;  // one raw run, as in the whole text
+      } else {
+        fragments.push_back(f);
+      }
+    }
+  }
+  return encode_fragments(text, fragments, false);
+}
+
+std::vector<int32_t> VocabTokenizer::encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
+                                                      bool add_bos) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 2);
   // add_bos stands for "the special tokens the vocabulary asks for": BOS, and
@@ -93,7 +118,7 @@ std::vector<int32_t> VocabTokenizer::encode(std::string_view text, bool add_bos,
   if (add_bos && add_bos_default()) out.push_back(vocab_.bos);
 
   bool after_special = true;  // SentencePiece prefixes a space at the start and after special tokens
-  for (const Fragment& f : split_special(text, vocab_, specials_, parse_special)) {
+  for (const Fragment& f : fragments) {
     if (f.token >= 0) {
       out.push_back(f.token);
       after_special = true;
@@ -110,6 +135,12 @@ std::vector<int32_t> VocabTokenizer::encode(std::string_view text, bool add_bos,
 
   if (add_bos && vocab_.add_eos && vocab_.eos >= 0) out.push_back(vocab_.eos);
   return out;
+}
+
+std::vector<int32_t> VocabTokenizer::eog_tokens() const {
+  std::vector<int32_t> ids(eog_.begin(), eog_.end());
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 int VocabTokenizer::byte_of_token(int32_t id) const {

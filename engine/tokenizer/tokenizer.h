@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,16 @@ class Tokenizer {
   // Any bytes are accepted; invalid UTF-8 is encoded, never an error. Thread-safe.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos,
                                       bool parse_special) const = 0;
+  // A text of consecutive spans, each with its own parse_special, encoded as
+  // the whole text would be (text runs across span boundaries are encoded
+  // together) except that special tokens are found only inside the spans
+  // that allow them. Chat prompts use it so that message text cannot spell
+  // the template's markers. Never adds BOS or EOS.
+  struct Span {
+    std::string_view text;
+    bool parse_special = false;
+  };
+  virtual std::vector<int32_t> encode_spans(std::span<const Span> spans) const = 0;
   // The bytes a token stands for (may be a partial UTF-8 sequence; control
   // tokens give their text only when render_special). An id outside the
   // vocabulary throws halo::Error(InvalidArgument).
@@ -54,6 +65,7 @@ class Tokenizer {
   virtual bool add_bos_default() const = 0;
   // End of generation: EOS, EOT and any other token the vocabulary marks so.
   virtual bool is_eog(int32_t id) const = 0;
+  virtual std::vector<int32_t> eog_tokens() const = 0;  // every id is_eog() accepts, ascending
   virtual std::string model_name() const = 0;  // "llama" or "gpt2"
 };
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,64 @@ TEST(MkmodelPlan, SizesMatchTheBenchmarkModels) {
   EXPECT_NEAR(plan_mib("8b", "q8_0", 128256) / 1024, 7.95, 0.01);
 }
 
+// The mixtures give the sizes of the reference's files of these shapes
+// (Llama 2 7B, Llama 3 8B) less their few MB of metadata: 4.08 / 4.78 /
+// 5.53 GB and 4.92 / 5.73 / 6.60 GB.
+TEST(MkmodelPlan, MixturesMatchTheReferenceFileSizes) {
+  const double mb = 1e6 / (1 << 20);
+  EXPECT_NEAR(plan_mib("7b", "q4_k_m", 32000) / mb, 4080.3, 0.5);
+  EXPECT_NEAR(plan_mib("7b", "q5_k_m", 32000) / mb, 4782.4, 0.5);
+  EXPECT_NEAR(plan_mib("7b", "q6_k", 32000) / mb, 5528.5, 0.5);
+  EXPECT_NEAR(plan_mib("8b", "q4_k_m", 128256) / mb, 4912.9, 0.5);
+  EXPECT_NEAR(plan_mib("8b", "q5_k_m", 128256) / mb, 5725.2, 0.5);
+  EXPECT_NEAR(plan_mib("8b", "q6_k", 128256) / mb, 6588.2, 0.5);
+}
+
+TEST(MkmodelPlan, KQuantMediumPromotesAttnVAndFfnDownOnTheReferencesLayers) {
+  const auto tensors = llama_tensors(*find_shape("8b"), *find_weight_type("q4_k_m"), 32000);
+  auto type_of = [&](const std::string& name) {
+    for (const auto& t : tensors)
+      if (t.name == name) return t.type;
+    ADD_FAILURE() << name;
+    return GgmlType::F32;
+  };
+  EXPECT_EQ(type_of("token_embd.weight"), GgmlType::Q4_K);
+  EXPECT_EQ(type_of("output.weight"), GgmlType::Q6_K);
+  // 32 layers: 0-3 and 28-31, then every third from 6.
+  for (uint32_t layer : {0u, 3u, 6u, 9u, 27u, 28u, 31u}) {
+    EXPECT_EQ(type_of("blk." + std::to_string(layer) + ".attn_v.weight"), GgmlType::Q6_K) << layer;
+    EXPECT_EQ(type_of("blk." + std::to_string(layer) + ".ffn_down.weight"), GgmlType::Q6_K) << layer;
+  }
+  for (uint32_t layer : {4u, 5u, 7u, 26u}) {
+    EXPECT_EQ(type_of("blk." + std::to_string(layer) + ".attn_v.weight"), GgmlType::Q4_K) << layer;
+    EXPECT_EQ(type_of("blk." + std::to_string(layer) + ".ffn_down.weight"), GgmlType::Q4_K) << layer;
+  }
+  EXPECT_EQ(type_of("blk.0.attn_q.weight"), GgmlType::Q4_K);
+  EXPECT_EQ(type_of("blk.0.ffn_up.weight"), GgmlType::Q4_K);
+  EXPECT_TRUE(use_more_bits(1, 16) && use_more_bits(14, 16) && use_more_bits(4, 16) && use_more_bits(7, 16));
+  EXPECT_FALSE(use_more_bits(2, 16) || use_more_bits(6, 16) || use_more_bits(12, 16));
+}
+
+TEST(MkmodelPlan, Iq4XsGivesAttnVQ5_KForGroupedHeadsAndMxfp4OnlyTheFfn) {
+  auto types = [](const char* shape, const char* type) {
+    std::map<std::string, GgmlType> m;
+    for (const auto& t : llama_tensors(*find_shape(shape), *find_weight_type(type), 32000)) m[t.name] = t.type;
+    return m;
+  };
+  auto xs8 = types("8b", "iq4_xs"), xs7 = types("7b", "iq4_xs"), mx = types("8b", "mxfp4");
+  EXPECT_EQ(xs8["blk.10.attn_v.weight"], GgmlType::Q5_K);  // 4 query heads per KV head
+  EXPECT_EQ(xs7["blk.10.attn_v.weight"], GgmlType::IQ4_XS);  // multi-head
+  EXPECT_EQ(xs7["blk.3.ffn_down.weight"], GgmlType::Q5_K);   // the first eighth of the layers
+  EXPECT_EQ(xs7["blk.4.ffn_down.weight"], GgmlType::IQ4_XS);
+  EXPECT_EQ(xs7["output.weight"], GgmlType::Q6_K);
+  EXPECT_EQ(xs7["token_embd.weight"], GgmlType::IQ4_XS);
+  EXPECT_EQ(mx["blk.0.ffn_gate.weight"], GgmlType::MXFP4);
+  EXPECT_EQ(mx["blk.0.ffn_down.weight"], GgmlType::MXFP4);
+  EXPECT_EQ(mx["blk.0.attn_q.weight"], GgmlType::Q8_0);
+  EXPECT_EQ(mx["token_embd.weight"], GgmlType::Q8_0);
+  EXPECT_EQ(types("8b", "bf16")["output.weight"], GgmlType::BF16);
+}
+
 TEST(MkmodelPlan, ListsLlamaTensorsWithInputFeaturesFirst) {
   const auto tensors = llama_tensors(*find_shape("8b"), *find_weight_type("q4_k"), 32000);
   ASSERT_EQ(tensors.size(), 3u + 32 * 9);
@@ -54,7 +113,8 @@ TEST(MkmodelPlan, ListsLlamaTensorsWithInputFeaturesFirst) {
   EXPECT_EQ(find("blk.0.ffn_norm.weight").type, GgmlType::F32);
   EXPECT_FALSE(find_shape("13b").has_value());
   EXPECT_EQ(find_weight_type("Q4_K")->matrices, GgmlType::Q4_K);
-  EXPECT_FALSE(find_weight_type("q6_k").has_value());
+  EXPECT_FALSE(find_weight_type("q5_1").has_value());
+  EXPECT_EQ(find_weight_type("Q4_K_M")->file_type, 15u);
 }
 
 TEST(MkmodelWeights, RowsArePseudoNormalAndIndependentOfEachOther) {
@@ -163,6 +223,31 @@ TEST_F(MkmodelBinary, WeightsHaveTheIntendedScaleAndNormsAreOne) {
   EXPECT_EQ(f->get_uint("general.file_type"), 14u);
 }
 
+TEST_F(MkmodelBinary, NewTypesWriteTheirMixtureAtTheIntendedScale) {
+  struct Case {
+    const char* type;
+    uint32_t file_type;
+    GgmlType ffn_down1, attn_q;
+  };
+  for (const Case& c : {Case{"q5_k_m", 17, GgmlType::Q6_K, GgmlType::Q5_K}, Case{"q6_k", 18, GgmlType::Q6_K, GgmlType::Q6_K},
+                        Case{"iq4_xs", 30, GgmlType::IQ4_XS, GgmlType::IQ4_XS},
+                        Case{"mxfp4", 38, GgmlType::MXFP4, GgmlType::Q8_0}, Case{"bf16", 32, GgmlType::BF16, GgmlType::BF16}}) {
+    SCOPED_TRACE(c.type);
+    const auto f = gguf::File::open(make(std::string(c.type) + ".gguf", c.type, "--threads 2"));
+    EXPECT_EQ(f->get_uint("general.file_type"), c.file_type);
+    // Two layers: use_more_bits takes the last; IQ4_XS's first eighth is none.
+    const gguf::TensorInfo* down = f->tensor("blk.1.ffn_down.weight");
+    EXPECT_EQ(down->type, c.ffn_down1);
+    const gguf::TensorInfo* q = f->tensor("blk.1.attn_q.weight");
+    ASSERT_EQ(q->type, c.attn_q);
+    std::vector<float> values(q->n_elements);
+    dequantize_row(q->type, q->data, values.data(), static_cast<int64_t>(values.size()));
+    double sq = 0;
+    for (float v : values) sq += double(v) * v;
+    EXPECT_NEAR(std::sqrt(sq / values.size()), 0.02, 0.002);
+  }
+}
+
 TEST_F(MkmodelBinary, SameSeedGivesTheSameFileWhateverTheThreadCount) {
   const auto one = test::read_bytes(make("a.gguf", "q4_0", "--seed 5 --threads 1"));
   const auto two = test::read_bytes(make("b.gguf", "q4_0", "--seed 5 --threads 3"));
@@ -179,7 +264,8 @@ TEST_F(MkmodelBinary, BadArgumentsGiveAClearErrorAndNoFile) {
   };
   const std::vector<Case> cases = {
       {"--shape huge --type q8_0 --vocab " + vocab_, "unknown shape 'huge' (known: tiny, 1b, 7b, 8b)"},
-      {"--shape tiny --type q5_1 --vocab " + vocab_, "unknown type 'q5_1' (known: f16, q8_0, q4_0, q4_k)"},
+      {"--shape tiny --type q5_1 --vocab " + vocab_,
+       "unknown type 'q5_1' (known: f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_k, q4_0, iq4_xs, mxfp4)"},
       {"--shape tiny --type q8_0 --vocab " + quoted(dir_.file("missing.gguf")), "cannot open"},
       {"--shape tiny --type q8_0 --vocab " + quoted(test::fixture("quant-fixture.gguf")), "not a vocabulary GGUF"},
       {"--shape tiny --type q8_0 --vocab " + quoted(test::fixture("README.md")), "magic"},

@@ -150,16 +150,61 @@ TEST(Quantize, Q4_KKeepsTheLargestSubBlockAccurateWhenMagnitudesDiffer) {
   for (int i = 32; i < 256; ++i) EXPECT_LE(std::fabs(y[i] - x[i]), std::fabs(x[i]) + 2.0f * (hi - lo) / 15 / 63) << i;
 }
 
+TEST(Quantize, Q5_KRoundTripsWithSmallErrorAndBeatsQ4_K) {
+  const auto x = normal_values(256 * 64, 0.02f, 7);
+  const double q5k = relative_rmse(x, round_trip(GgmlType::Q5_K, x));
+  EXPECT_LT(q5k, 0.04);  // the reference's quantizer: 0.036 on such data
+  EXPECT_LT(q5k, 0.6 * relative_rmse(x, round_trip(GgmlType::Q4_K, x)));
+}
+
+TEST(Quantize, Q6_KErrorStaysWithinAStepOfEachSubBlock) {
+  const auto x = normal_values(256 * 64, 0.02f, 8);
+  const auto y = round_trip(GgmlType::Q6_K, x);
+  for (size_t s = 0; s < x.size(); s += 16) {
+    float amax = 0;
+    for (size_t j = s; j < s + 16; ++j) amax = std::max(amax, std::fabs(x[j]));
+    // The extreme maps to about -32 steps; scale rounding (int8 under an fp16
+    // super-scale) moves every step by well under 1/64.
+    for (size_t j = s; j < s + 16; ++j) ASSERT_LE(std::fabs(y[j] - x[j]), 1.05f * amax / 31) << j;
+  }
+  EXPECT_LT(relative_rmse(x, y), 0.018);  // the reference's quantizer: 0.0178
+}
+
+TEST(Quantize, Iq4TypesBeatQ4_0AtTheSameBits) {
+  const auto x = normal_values(256 * 64, 0.02f, 9);
+  const double q40 = relative_rmse(x, round_trip(GgmlType::Q4_0, x));
+  const double nl = relative_rmse(x, round_trip(GgmlType::IQ4_NL, x));
+  const double xs = relative_rmse(x, round_trip(GgmlType::IQ4_XS, x));
+  EXPECT_LT(nl, 0.9 * q40);
+  EXPECT_LT(xs, 0.9 * q40);
+  EXPECT_LT(xs, 0.078);  // the reference's quantizer: 0.077
+}
+
+TEST(Quantize, Mxfp4PicksThePowerOfTwoScaleAndNearestValues) {
+  // Values that are FP4 values times 2^-3 come back exactly.
+  std::vector<float> x(32);
+  const float fp4[8] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6};
+  for (int i = 0; i < 32; ++i) x[i] = (i % 2 ? -1.0f : 1.0f) * fp4[i % 8] * 0.125f;
+  EXPECT_EQ(round_trip(GgmlType::MXFP4, x), x);
+  std::vector<uint8_t> q(17);
+  quantize_row(GgmlType::MXFP4, x.data(), q.data(), 32);
+  EXPECT_EQ(q[0], 127 - 3);
+  const auto n = normal_values(32 * 256, 0.02f, 10);
+  EXPECT_LT(relative_rmse(n, round_trip(GgmlType::MXFP4, n)), 0.115);  // the reference's quantizer: 0.114
+}
+
 TEST(Quantize, AllZeroBlocksStayZero) {
   const std::vector<float> zeros(256, 0.0f);
-  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K}) {
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,
+                     GgmlType::IQ4_NL, GgmlType::IQ4_XS, GgmlType::MXFP4}) {
     EXPECT_EQ(round_trip(t, zeros), zeros) << type_info(t).name;
   }
 }
 
-// The fixture's Q8_0 and Q4_0 tensors were made by the reference's
-// round-to-nearest quantizers; re-quantizing their dequantized values with
-// the same algorithm must reproduce the reference bytes exactly.
+// Re-quantizing the dequantized values of the fixture's Q8_0 and Q4_0
+// tensors (the reference's round-to-nearest quantizers) with the same
+// algorithm, and of its IQ4 and MXFP4 tensors (search-based), where the
+// best fit of each block is its own scale, must reproduce the bytes exactly.
 class RequantizeFixture : public ::testing::TestWithParam<GgmlType> {};
 
 TEST_P(RequantizeFixture, ReproducesTheReferenceBytes) {
@@ -176,14 +221,37 @@ TEST_P(RequantizeFixture, ReproducesTheReferenceBytes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SimpleTypes, RequantizeFixture,
-                         ::testing::Values(GgmlType::Q8_0, GgmlType::Q4_0),
+                         ::testing::Values(GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::IQ4_NL, GgmlType::IQ4_XS,
+                                           GgmlType::MXFP4),
                          [](const auto& p) { return std::string(type_info(p.param).name); });
+
+// The fixture's K-quant tensors were made by the reference's search-based
+// quantizers. Their dequantized values are exactly representable in the
+// type, so quantizing them again must come back close: a small fraction of
+// the error quantizing normal data leaves (relative RMSE 1.7-7%); Q6_K's
+// symmetric fit finds every value exactly.
+class RequantizeFixtureClosely : public ::testing::TestWithParam<std::pair<GgmlType, double>> {};
+
+TEST_P(RequantizeFixtureClosely, ComesBackWithinTheBound) {
+  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const auto [type, bound] = GetParam();
+  const gguf::TensorInfo* ref = file->tensor(std::string(type_info(type).name) + ".ref");
+  ASSERT_NE(ref, nullptr);
+  std::vector<float> values(ref->n_elements);
+  std::memcpy(values.data(), ref->data, ref->n_bytes);
+  EXPECT_LT(relative_rmse(values, round_trip(type, values)), bound);
+}
+
+INSTANTIATE_TEST_SUITE_P(SearchedTypes, RequantizeFixtureClosely,
+                         ::testing::Values(std::pair{GgmlType::Q4_K, 0.006}, std::pair{GgmlType::Q5_K, 0.009},
+                                           std::pair{GgmlType::Q6_K, 1e-7}),
+                         [](const auto& p) { return std::string(type_info(p.param.first).name); });
 
 TEST(Quantize, RejectsUnsupportedTypesPartialBlocksAndNonFiniteValues) {
   std::vector<float> x(256, 1.0f);
   std::vector<uint8_t> out(1024);
-  EXPECT_FALSE(can_quantize(GgmlType::Q6_K));
-  EXPECT_TRUE(can_quantize(GgmlType::Q4_K));
+  EXPECT_FALSE(can_quantize(GgmlType::Q2_K));
+  EXPECT_TRUE(can_quantize(GgmlType::Q6_K));
   auto expect_invalid = [&](GgmlType t, int64_t n, const char* needle) {
     try {
       quantize_row(t, x.data(), out.data(), n);
@@ -193,7 +261,7 @@ TEST(Quantize, RejectsUnsupportedTypesPartialBlocksAndNonFiniteValues) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  expect_invalid(GgmlType::Q6_K, 256, "q6_K");
+  expect_invalid(GgmlType::Q2_K, 256, "q2_K");
   expect_invalid(static_cast<GgmlType>(99), 256, "99");
   expect_invalid(GgmlType::Q8_0, 33, "block size");
   expect_invalid(GgmlType::Q4_K, 32, "block size");

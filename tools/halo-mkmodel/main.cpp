@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   app.add_option("output", o.output, "GGUF file to write")->required();
   app.add_option("--shape", o.shape, "model shape: " + halo::mkmodel::shape_names())->required();
   app.add_option("--type", o.type, "weight type: " + halo::mkmodel::weight_type_names() +
-                                       " (4-bit types keep the output matrix in q8_0)")->required();
+                                       " (the _m and iq4_xs types mix in more bits as llama-quantize does; "
+                                       "mxfp4 puts the FFN in MXFP4 and the rest in q8_0)")->required();
   o.vocab = halo::mkmodel::kBuiltinVocab;
   app.add_option("--vocab", o.vocab, "GGUF file whose tokenizer.* metadata is copied, or \"builtin\" (default): "
                                     "a small SentencePiece vocabulary built into the tool");

@@ -63,6 +63,15 @@ void add_options(CLI::App& app, halo::run::Options& o) {
   app.add_option("--dump-logits", o.dump_path, "write the top logits of --tokens to this JSON file");
   app.add_option("--tokens", o.tokens_text, "token ids for --dump-logits, e.g. \"1 2 3\"");
   app.add_option("--top", o.top, "logits per position for --dump-logits")->capture_default_str();
+
+  app.add_option("--render-chat", o.messages_path,
+                 "print the prompt the model sees for MESSAGES.json ([{\"role\": ..., \"content\": ...}, ...])");
+  app.add_flag("--chat", o.chat, "answer -p as one chat turn, rendered with the model's chat template");
+  app.add_option("--system", o.system, "--chat: a system message");
+  app.add_option("--chat-template", o.chat_template_path, "a chat template (.jinja) replacing the model's");
+  app.add_option("--template", o.template_name, "a chat template family instead of the model's template");
+  app.add_flag("--no-generation-prompt", [&o](int64_t) { o.generation_prompt = false; },
+               "--render-chat: without the assistant's header at the end");
 }
 
 int dispatch(CLI::App& app, const halo::run::Options& o) {
@@ -75,10 +84,14 @@ int dispatch(CLI::App& app, const halo::run::Options& o) {
     halo::run::dump_logits(o);
     return 0;
   }
-  if (!app.count("--prompt")) {
-    throw halo::run::UsageError("nothing to do: give -p PROMPT, --tokenize or --dump-logits");
+  if (app.count("--render-chat")) {
+    halo::run::render_chat(o);
+    return 0;
   }
-  return halo::run::generate(o);
+  if (!app.count("--prompt")) {
+    throw halo::run::UsageError("nothing to do: give -p PROMPT, --tokenize, --dump-logits or --render-chat");
+  }
+  return o.chat ? halo::run::chat(o) : halo::run::generate(o);
 }
 
 }  // namespace

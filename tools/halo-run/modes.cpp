@@ -4,6 +4,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -11,10 +12,12 @@
 #include <sstream>
 
 #include "engine/backend/backend.h"
+#include "engine/chat/turn.h"
 #include "engine/error.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tools/halo-run/chat_input.h"
 
 namespace halo::run {
 namespace {
@@ -93,20 +96,12 @@ void tokenize(const Options& opts) {
   std::printf("%s\n", line.c_str());
 }
 
-int generate(const Options& opts) {
-  Loaded l = load(opts);
-  Session session(*l.model, *l.runner);
-  GenerateParams params = opts.gen;
-  params.add_bos = !opts.no_bos;
-  std::signal(SIGINT, on_sigint);  // Ctrl-C ends generation with the stats printed
-  GenerateStats stats = session.generate(opts.prompt, params, [](std::string_view text, int32_t) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return !g_interrupted.load();
-  });
+namespace {
+
+// Printed only on success, so a failure stays a single error line.
+int finish(const Loaded& l, const GenerateStats& stats) {
   std::signal(SIGINT, SIG_DFL);
   std::printf("\n");
-  // Printed only on success, so a failure stays a single error line.
   std::fprintf(stderr, "halo-run: %s (%s, %.1f MiB) on %s (%s), context %u\n", l.model->name().c_str(),
                l.model->quantization().c_str(), l.model->weight_bytes() / 1048576.0,
                l.backend->name().c_str(), l.backend->device_name().c_str(), l.runner->n_ctx());
@@ -115,6 +110,44 @@ int generate(const Options& opts) {
                stats.prompt_tokens, stats.prompt_tps(), stats.generated_tokens, stats.generate_tps(),
                std::string(stop_reason_name(stats.reason)).c_str());
   return stats.reason == StopReason::Cancelled ? 130 : 0;
+}
+
+// Writes streamed text to out; false once Ctrl-C was pressed.
+TokenCallback print_to(std::FILE* out) {
+  return [out](std::string_view text, int32_t) {
+    std::fwrite(text.data(), 1, text.size(), out);
+    std::fflush(out);
+    return !g_interrupted.load();
+  };
+}
+
+}  // namespace
+
+int generate(const Options& opts) {
+  Loaded l = load(opts);
+  Session session(*l.model, *l.runner);
+  GenerateParams params = opts.gen;
+  params.add_bos = !opts.no_bos;
+  std::signal(SIGINT, on_sigint);  // Ctrl-C ends generation with the stats printed
+  return finish(l, session.generate(opts.prompt, params, print_to(stdout)));
+}
+
+int chat(const Options& opts) {
+  std::vector<chat::Message> messages;
+  if (!opts.system.empty()) messages.push_back({"system", opts.system});
+  messages.push_back({"user", opts.prompt});
+  // The template first: a model without one fails before its weights load.
+  auto file = gguf::File::open(opts.model_path);
+  const std::string name =
+      file->get_string("general.name").value_or(std::filesystem::path(opts.model_path).filename().string());
+  const chat::Template tmpl = chat_template_for(opts, *file, name);
+  file.reset();
+  Loaded l = load(opts);
+  const Tokenizer& tok = l.model->tokenizer();
+  const chat::Turn turn = chat::prepare_turn(tmpl, tmpl.render(messages, chat::render_options(tok)), tok);
+  Session session(*l.model, *l.runner);
+  std::signal(SIGINT, on_sigint);
+  return finish(l, chat::generate_turn(session, tok, turn, opts.gen, print_to(stdout), print_to(stderr)));
 }
 
 void dump_logits(const Options& opts) {
