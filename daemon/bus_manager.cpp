@@ -8,6 +8,7 @@
 
 #include "Model-adaptor.h"
 #include "daemon/bus_model.h"
+#include "daemon/chat_request.h"
 #include "daemon/bus_request.h"
 #include "daemon/errors.h"
 #include "daemon/event_loop.h"
@@ -260,6 +261,7 @@ void BusManager::request_finished(const RequestPtr& r) {
     stats["generated_tokens"] = sdbus::Variant(r->stats.generated_tokens);
     stats["prompt_tps"] = sdbus::Variant(r->stats.prompt_tps());
     stats["generate_tps"] = sdbus::Variant(r->stats.generate_tps());
+    if (r->chat && r->chat->tmpl.has_channels()) stats["reasoning"] = sdbus::Variant(r->reasoning);
     waiting->second.returnResults(r->text, stats);
   }
   awaiting_text_.erase(waiting);

@@ -107,25 +107,7 @@ RequestPtr BusModel::make_request(ResidentModel& m, const std::string& prompt, c
   return request;
 }
 
-namespace {
-// make()'s request, or null after answering result with make()'s bus error.
-template <typename Result, typename Make>
-RequestPtr made_or_answered(Result& result, Make make) {
-  RequestPtr request;
-  try {
-    errors::guarded([&] { request = make(); });
-  } catch (const sdbus::Error& e) {
-    result.returnError(e);
-    return nullptr;
-  }
-  return request;
-}
-}  // namespace
-
-void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
-                        VariantMap options) {
-  RequestPtr request = made_or_answered(result, [&] { return make_request(loaded_model(), prompt, options); });
-  if (!request) return;
+void BusModel::queue_streamed(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, const RequestPtr& request) {
   auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
     ResidentModel& m = owner->loaded_model(id);
     int fds[2];
@@ -135,15 +117,13 @@ void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result
     request->stream_fd = fds[1];  // the request owns and closes the write end
     owner->manager().submit(m, request);
     std::string path = owner->export_request(request);
-    log_debug("Generate queued for " + request->sender, {.model = m.name, .request = std::to_string(request->id)});
+    log_debug("Request queued for " + request->sender, {.model = m.name, .request = std::to_string(request->id)});
     reply.returnResults(sdbus::ObjectPath(path), read_end);
   };
   owner_.authorize(std::move(result), request->sender, "org.halod.generate", act);
 }
 
-void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap options) {
-  RequestPtr request = made_or_answered(result, [&] { return make_request(loaded_model(), prompt, options); });
-  if (!request) return;
+void BusModel::queue_text(TextResult&& result, const RequestPtr& request) {
   auto act = [owner = &owner_, id = model_id_, request](auto& reply) {
     ResidentModel& m = owner->loaded_model(id);
     request->collect_text = true;
@@ -151,6 +131,17 @@ void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap 
     owner->await_text(request, std::move(reply));  // answered when the request finishes
   };
   owner_.authorize(std::move(result), request->sender, "org.halod.generate", act);
+}
+
+void BusModel::Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
+                        VariantMap options) {
+  RequestPtr request = made_or_answered(result, [&] { return make_request(loaded_model(), prompt, options); });
+  if (request) queue_streamed(std::move(result), request);
+}
+
+void BusModel::GenerateText(TextResult&& result, std::string prompt, VariantMap options) {
+  RequestPtr request = made_or_answered(result, [&] { return make_request(loaded_model(), prompt, options); });
+  if (request) queue_text(std::move(result), request);
 }
 
 }  // namespace halod

@@ -8,6 +8,8 @@
 
 #include "Model-adaptor.h"
 #include "daemon/bus_manager.h"
+#include "daemon/chat_request.h"
+#include "daemon/errors.h"
 
 namespace halod {
 
@@ -28,6 +30,10 @@ class BusModel final
   void Generate(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, std::string prompt,
                 VariantMap options) override;
   void GenerateText(TextResult&& result, std::string prompt, VariantMap options) override;
+  // Chat and ChatText: bus_chat.cpp.
+  void Chat(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, ChatMessages messages,
+            VariantMap options) override;
+  void ChatText(TextResult&& result, ChatMessages messages, VariantMap options) override;
 
   std::string Name() override { return model().name; }
   std::string Path() override { return model().path; }
@@ -50,6 +56,23 @@ class BusModel final
   std::string sender() const;
   // Checks the prompt and options and builds a request (not yet queued).
   RequestPtr make_request(ResidentModel& m, const std::string& prompt, const VariantMap& options);
+  RequestPtr make_chat_request(ResidentModel& m, const ChatMessages& messages, VariantMap options);
+  // make()'s request, or null after answering result with make()'s bus error.
+  template <typename Result, typename Make>
+  static RequestPtr made_or_answered(Result& result, Make make) {
+    RequestPtr request;
+    try {
+      errors::guarded([&] { request = make(); });
+    } catch (const sdbus::Error& e) {
+      result.returnError(e);
+      return nullptr;
+    }
+    return request;
+  }
+  // Once authorized: queues the request and answers with its object and
+  // stream (Generate, Chat), or when it finishes (GenerateText, ChatText).
+  void queue_streamed(sdbus::Result<sdbus::ObjectPath, sdbus::UnixFd>&& result, const RequestPtr& request);
+  void queue_text(TextResult&& result, const RequestPtr& request);
 
   BusManager& owner_;
   const uint64_t model_id_;

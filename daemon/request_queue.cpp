@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "daemon/chat_request.h"
 #include "daemon/errors.h"
 #include "daemon/log.h"
+#include "engine/backend/backend.h"
 #include "engine/error.h"
 
 namespace halod {
@@ -77,15 +79,21 @@ void run_generation(const halo::Model& model, halo::Runner& runner, Request& r) 
   } else {
     try {
       halo::Session session(model, runner);
-      r.stats = session.generate(r.prompt, r.params, [&r](std::string_view text, int32_t token) {
-        if (r.cancelled) return false;
-        if (r.collect_text) r.text.append(text);
-        if (!write_line(r, {{"text", std::string(text)}, {"token", token}})) {
-          r.cancelled = true;  // the client closed its stream
-          return false;
-        }
-        return true;
-      });
+      // Each piece of text as a line {"<key>": text, "token": N}.
+      auto stream = [&r](const char* key, std::string& collected) {
+        return [&r, key, &collected](std::string_view text, int32_t token) {
+          if (r.cancelled) return false;
+          if (r.collect_text) collected.append(text);
+          if (!write_line(r, {{key, std::string(text)}, {"token", token}})) {
+            r.cancelled = true;  // the client closed its stream
+            return false;
+          }
+          return true;
+        };
+      };
+      r.stats = r.chat ? generate_chat(model, session, runner.n_ctx(), r, stream("text", r.text),
+                                       stream("reasoning", r.reasoning))
+                       : session.generate(r.prompt, r.params, stream("text", r.text));
       if (r.cancelled) r.stats.reason = halo::StopReason::Cancelled;
     } catch (const std::exception& e) {
       r.stats.reason = halo::StopReason::Error;

@@ -24,6 +24,8 @@ class Runner;
 
 namespace halod {
 
+struct ChatRequest;
+
 enum class RequestState { Queued, Running, Done, Cancelled };
 std::string_view request_state_name(RequestState s);  // "queued", "running", "done", "cancelled"
 
@@ -37,6 +39,7 @@ struct Request {
   uint64_t model_id = 0;
   std::string sender;  // unique bus name of the caller; it alone may cancel
   std::string prompt;
+  std::shared_ptr<const ChatRequest> chat;  // Chat, ChatText: the conversation instead of prompt
   halo::GenerateParams params;
   int stream_fd = -1;         // write end of the stream (owned), -1 for GenerateText
   bool collect_text = false;  // GenerateText: keep the whole text for the reply
@@ -45,6 +48,7 @@ struct Request {
 
   // Written by the worker before on_finish; read by the loop thread after.
   std::string text;
+  std::string reasoning;  // ChatText: the answer's reasoning (templates with channels)
   halo::GenerateStats stats;
   std::string error;  // set when stats.reason is Error
 };

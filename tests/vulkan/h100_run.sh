@@ -16,7 +16,8 @@ if [ -e /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
 fi
 H=$PWD/.h100
 B=${BIN:-$H/bin}
-export LD_LIBRARY_PATH=$H/lib HALO_FIXTURES=$H/fixtures HALO_CACHE_DIR=/tmp/halo-cache
+# HALO_VULKAN_TEST_FULL: every reference case and decode step (CI runs one case).
+export LD_LIBRARY_PATH=$H/lib HALO_FIXTURES=$H/fixtures HALO_CACHE_DIR=/tmp/halo-cache HALO_VULKAN_TEST_FULL=1
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/device.txt"
 
 want() { for a in "${ARGS[@]}"; do [ "$a" = "$1" ] && return 0; done; return 1; }

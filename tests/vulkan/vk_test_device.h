@@ -22,6 +22,16 @@ inline bool vulkan_may_be_missing() {
   return v && std::strcmp(v, "1") == 0;
 }
 
+// HALO_VULKAN_TEST_FULL=1 runs every reference case and decode step of the
+// fixture models (tests/vulkan/h100_run.sh sets it on the GPU machine). By
+// default a model runs one case and a few decode steps: on lavapipe each
+// position costs seconds (the 32000-row output product), and one case
+// already passes through every kernel the model uses.
+inline bool full_size_run() {
+  const char* v = std::getenv("HALO_VULKAN_TEST_FULL");
+  return v && std::strcmp(v, "1") == 0;
+}
+
 // Skips or fails the calling test (per HALO_VULKAN_ALLOW_NONE) when no device opens.
 #define HALO_REQUIRE_VULKAN(gpu_ptr)                                                        \
   do {                                                                                      \

@@ -69,6 +69,13 @@ class ModelProxy final : public sdbus::ProxyInterfaces<org::halod::Halod1::Model
         .withArguments(prompt, options).storeResultsTo(result);
     return result;
   }
+  using ChatMessages = std::vector<sdbus::Struct<std::string, std::string>>;
+  std::tuple<sdbus::ObjectPath, sdbus::UnixFd> chat(const ChatMessages& messages, const VariantMap& options) {
+    std::tuple<sdbus::ObjectPath, sdbus::UnixFd> result;
+    getProxy().callMethod("Chat").onInterface(kInterface).withTimeout(kAuthorizedTimeout)
+        .withArguments(messages, options).storeResultsTo(result);
+    return result;
+  }
 
  private:
   void onPropertiesChanged(const std::string&, const VariantMap&, const std::vector<std::string>&) override {}

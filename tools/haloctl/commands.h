@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tools/haloctl/client.h"
+
 namespace haloctl {
 
 struct Globals {
@@ -38,6 +40,17 @@ int cmd_load(const Globals& g, const LoadArgs& a);
 int cmd_unload(const Globals& g, const std::string& model);
 int cmd_switch(const Globals& g, const std::string& model, const std::string& backend);
 int cmd_generate(const Globals& g, const GenerateArgs& a);
+// The sampling options of generate and chat as the bus takes them.
+VariantMap sampling_options(const GenerateArgs& a);
+
+struct ChatArgs {
+  GenerateArgs sampling;  // model and sampling options (prompt unused)
+  std::string system;     // the system message, kept across /reset
+  std::string template_name;
+};
+// An interactive chat: one line per question, the answer streamed; Ctrl-C
+// cancels the answer, Ctrl-D or /exit leaves, /reset forgets the history.
+int cmd_chat(const Globals& g, const ChatArgs& a);
 
 // "300", "5m", "2h", "1d", "-1" or "forever": seconds. Throws std::invalid_argument.
 int32_t parse_duration(const std::string& text);

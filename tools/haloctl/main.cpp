@@ -1,5 +1,5 @@
 // haloctl: the command line client of halod (status, ps, load, unload,
-// generate, switch) and the TTM tools (ttm check|recommend|apply).
+// generate, chat, switch) and the TTM tools (ttm check|recommend|apply).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <optional>
@@ -39,7 +39,7 @@ std::optional<int> run_ttm_if_asked(int argc, char** argv) {
   return std::nullopt;
 }
 
-int dispatch(CLI::App& app, const Globals& g, const LoadArgs& load, const GenerateArgs& gen,
+int dispatch(CLI::App& app, const Globals& g, const LoadArgs& load, const GenerateArgs& gen, const ChatArgs& chat,
              const std::string& model, const std::string& backend) {
   if (app.got_subcommand("status")) return cmd_status(g);
   if (app.got_subcommand("ps")) return cmd_ps(g);
@@ -47,6 +47,7 @@ int dispatch(CLI::App& app, const Globals& g, const LoadArgs& load, const Genera
   if (app.got_subcommand("unload")) return cmd_unload(g, model);
   if (app.got_subcommand("switch")) return cmd_switch(g, model, backend);
   if (app.got_subcommand("generate")) return cmd_generate(g, gen);
+  if (app.got_subcommand("chat")) return cmd_chat(g, chat);
   std::fputs(app.help().c_str(), stderr);
   return kUsage;
 }
@@ -96,6 +97,22 @@ int main(int argc, char** argv) {
   gen_cmd->add_option("--stop", gen.stop, "Stop string (repeatable)");
   gen_cmd->add_flag("--stats", gen.stats, "Print token counts and speeds on stderr");
 
+  ChatArgs chat;
+  auto* chat_cmd = app.add_subcommand(
+      "chat", "Chat with a model: a line per question, Ctrl-C cancels the answer, Ctrl-D or /exit leaves, "
+              "/reset forgets the conversation");
+  chat_cmd->add_option("MODEL", chat.sampling.model, "Model")->required();
+  chat_cmd->add_option("--system", chat.system, "A system message opening the conversation");
+  chat_cmd->add_option("--template", chat.template_name, "A chat template family instead of the model's template");
+  chat_cmd->add_option("-n,--max-tokens", chat.sampling.max_tokens, "Most tokens per answer");
+  chat_cmd->add_option("--temp", chat.sampling.temperature, "Temperature (0: greedy)");
+  chat_cmd->add_option("--top-k", chat.sampling.top_k, "Top-k");
+  chat_cmd->add_option("--top-p", chat.sampling.top_p, "Top-p");
+  chat_cmd->add_option("--min-p", chat.sampling.min_p, "Min-p");
+  chat_cmd->add_option("--repeat-penalty", chat.sampling.repeat_penalty, "Repetition penalty");
+  chat_cmd->add_option("--seed", chat.sampling.seed, "Seed");
+  chat_cmd->add_flag("--stats", chat.sampling.stats, "Print each answer's token counts and speeds on stderr");
+
   // Listed for --help; run_ttm_if_asked() handles it before parsing.
   app.add_subcommand("ttm", "TTM limits: check | recommend [--reserve SIZE] | apply (see haloctl ttm --help)");
 
@@ -109,7 +126,7 @@ int main(int argc, char** argv) {
   try {
     if (!keep_alive.empty()) load.keep_alive = parse_duration(keep_alive);
     if (ctx) load.context_length = ctx;
-    return dispatch(app, g, load, gen, model, backend);
+    return dispatch(app, g, load, gen, chat, model, backend);
   } catch (const sdbus::Error& e) {
     std::fprintf(stderr, "haloctl: %s\n", e.getMessage().c_str());
     return exit_code_for(e);
