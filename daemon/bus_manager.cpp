@@ -258,6 +258,7 @@ void BusManager::request_finished(const RequestPtr& r) {
     StatsMap stats;
     stats["reason"] = sdbus::Variant(std::string(halo::stop_reason_name(r->stats.reason)));
     stats["prompt_tokens"] = sdbus::Variant(r->stats.prompt_tokens);
+    stats["cached_tokens"] = sdbus::Variant(r->stats.cached_tokens);
     stats["generated_tokens"] = sdbus::Variant(r->stats.generated_tokens);
     stats["prompt_tps"] = sdbus::Variant(r->stats.prompt_tps());
     stats["generate_tps"] = sdbus::Variant(r->stats.generate_tps());

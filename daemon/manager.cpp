@@ -301,7 +301,7 @@ void Manager::load_finished(uint64_t id, std::exception_ptr error, LoadDone done
       settings_.queue_limit,
       [m](Request& r) {
         std::lock_guard lock(m->run_mu);
-        run_generation(*m->model, *m->runner, r);
+        run_generation(*m->model, *m->runner, m->kv_history, r);
       },
       [this](RequestPtr r) { loop_.post([this, r] { if (events_) events_->request_started(r); }); },
       [this, id](RequestPtr r) { loop_.post([this, id, r] { request_finished(id, r); }); });
@@ -356,6 +356,7 @@ uint64_t Manager::switch_backend(uint64_t id, const std::string& name) {
     auto runner = target.attach(*m->model, ro);
     make_room_to_grow(*m, weights + runner->memory_bytes(), target.name(), "KV cache and scratch");
     m->runner = std::move(runner);
+    m->kv_history.tokens.clear();  // a new, empty KV cache
   } catch (...) {
     m->state = before;  // still on the old runner
     changed(*m, {"State"});

@@ -63,6 +63,7 @@ struct ResidentModel {
   std::unique_ptr<halo::Model> model;
   halo::Backend* backend = nullptr;  // owned by the Manager
   std::unique_ptr<halo::Runner> runner;
+  halo::KvHistory kv_history;  // what the runner's KV cache holds: the prompt cache
   std::mutex run_mu;
   std::unique_ptr<RequestQueue> queue;
   std::thread loader;

@@ -59,6 +59,7 @@ void finish_stream(Request& r) {
   nlohmann::json done = {{"done", true},
                          {"reason", std::string(halo::stop_reason_name(r.stats.reason))},
                          {"prompt_tokens", r.stats.prompt_tokens},
+                         {"cached_tokens", r.stats.cached_tokens},
                          {"generated_tokens", r.stats.generated_tokens},
                          {"prompt_tps", r.stats.prompt_tps()},
                          {"generate_tps", r.stats.generate_tps()}};
@@ -68,7 +69,7 @@ void finish_stream(Request& r) {
 
 }  // namespace
 
-void run_generation(const halo::Model& model, halo::Runner& runner, Request& r) {
+void run_generation(const halo::Model& model, halo::Runner& runner, halo::KvHistory& history, Request& r) {
   if (r.stream_fd >= 0) {
     // Non-blocking, so a stalled reader cannot pin the worker (see write_line).
     int flags = fcntl(r.stream_fd, F_GETFL);
@@ -78,7 +79,7 @@ void run_generation(const halo::Model& model, halo::Runner& runner, Request& r) 
     r.stats.reason = halo::StopReason::Cancelled;
   } else {
     try {
-      halo::Session session(model, runner);
+      halo::Session session(model, runner, &history);
       // Each piece of text as a line {"<key>": text, "token": N}.
       auto stream = [&r](const char* key, std::string& collected) {
         return [&r, key, &collected](std::string_view text, int32_t token) {

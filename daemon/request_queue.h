@@ -55,9 +55,10 @@ struct Request {
 using RequestPtr = std::shared_ptr<Request>;
 
 // Runs one request to its end on the calling (worker) thread: generates with
-// the model's runner, streams each token, and always finishes the stream with
-// the {"done": true, ...} line. Never throws.
-void run_generation(const halo::Model& model, halo::Runner& runner, Request& request);
+// the model's runner (reusing what history says its KV cache holds), streams
+// each token, and always finishes the stream with the {"done": true, ...}
+// line. Never throws.
+void run_generation(const halo::Model& model, halo::Runner& runner, halo::KvHistory& history, Request& request);
 
 class RequestQueue {
  public:

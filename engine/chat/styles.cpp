@@ -10,6 +10,9 @@ namespace halo::chat {
 namespace {
 
 constexpr size_t kQuotedStart = 60;  // characters of an unknown template quoted in the error
+// Real templates take up to some tens of KiB; a model file's larger one is
+// not read at every chat.
+constexpr size_t kLargestTemplate = 1 << 20;
 
 std::string quoted_start(std::string_view jinja) {
   std::string start(jinja.substr(0, kQuotedStart));
@@ -132,6 +135,9 @@ Template model_template(const gguf::File& file, std::string_view model_name, std
   if (!v || v->type != gguf::ValueType::String || v->str.empty())
     throw Error(ErrorKind::InvalidArgument,
                 "model '" + std::string(model_name) + "' has no chat template (tokenizer.chat_template)" + how);
+  if (v->str.size() > kLargestTemplate)
+    throw Error(ErrorKind::InvalidArgument, "model '" + std::string(model_name) + "': its chat template is " +
+                                                std::to_string(v->str.size()) + " bytes, more than any family's" + how);
   if (auto t = Template::try_recognise(v->str)) return *t;
   throw Error(ErrorKind::InvalidArgument, "model '" + std::string(model_name) + "': its chat template " +
                                               quoted_start(v->str) + " is of no family halod renders" + how);

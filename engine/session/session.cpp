@@ -31,7 +31,14 @@ std::string_view stop_reason_name(StopReason r) {
   return "error";
 }
 
-Session::Session(const Model& model, Runner& runner) : Session(model.tokenizer(), runner) {}
+Session::Session(const Model& model, Runner& runner, KvHistory* history)
+    : Session(model.tokenizer(), runner, history) {}
+
+void Session::evaluate(std::span<const int32_t> tokens, uint32_t n_past, std::vector<float>& logits) {
+  if (history_) history_->tokens.resize(n_past);  // what a failed evaluation leaves is not trusted
+  runner_.eval(tokens, n_past, false, logits);
+  if (history_) history_->tokens.insert(history_->tokens.end(), tokens.begin(), tokens.end());
+}
 
 namespace {
 
@@ -98,13 +105,19 @@ GenerateStats Session::generate(std::span<const int32_t> tokens, const GenerateP
 
   GenerateStats stats;
   stats.prompt_tokens = static_cast<uint32_t>(tokens.size());
+  if (history_) {
+    // The cached beginning, less at least the last token: its logits start the answer.
+    const auto cached_end =
+        std::mismatch(history_->tokens.begin(), history_->tokens.end(), tokens.begin(), tokens.end() - 1).first;
+    stats.cached_tokens = static_cast<uint32_t>(cached_end - history_->tokens.begin());
+  }
   std::vector<float> logits;
-  uint32_t n_past = 0;
+  uint32_t n_past = stats.cached_tokens;
   auto prompt_start = Clock::now();
-  std::span<const int32_t> rest(tokens);
+  std::span<const int32_t> rest = std::span(tokens).subspan(n_past);
   while (!rest.empty()) {  // only the last batch's logits are needed
     auto batch = rest.first(std::min<size_t>(rest.size(), kPromptBatch));
-    runner_.eval(batch, n_past, false, logits);
+    evaluate(batch, n_past, logits);
     n_past += static_cast<uint32_t>(batch.size());
     rest = rest.subspan(batch.size());
   }
@@ -155,7 +168,7 @@ GenerateStats Session::generate(std::span<const int32_t> tokens, const GenerateP
       break;
     }
     if (last) break;
-    runner_.eval(std::span<const int32_t>(&token, 1), n_past, false, logits);
+    evaluate(std::span<const int32_t>(&token, 1), n_past, logits);
     ++n_past;
   }
   stats.generate_seconds = seconds_since(gen_start);

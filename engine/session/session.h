@@ -34,10 +34,14 @@ struct GenerateParams {
 struct GenerateStats {
   StopReason reason = StopReason::Stop;
   uint32_t prompt_tokens = 0;
+  uint32_t cached_tokens = 0;     // of the prompt's, found in the KV cache (KvHistory) and not evaluated
   uint32_t generated_tokens = 0;  // sampled tokens, not counting the end-of-generation token
   double prompt_seconds = 0;
   double generate_seconds = 0;
-  double prompt_tps() const { return prompt_seconds > 0 ? prompt_tokens / prompt_seconds : 0; }
+  // Over the prompt tokens evaluated, not those found in the cache.
+  double prompt_tps() const {
+    return prompt_seconds > 0 ? (prompt_tokens - cached_tokens) / prompt_seconds : 0;
+  }
   double generate_tps() const {
     return generate_seconds > 0 ? generated_tokens / generate_seconds : 0;
   }
@@ -60,12 +64,23 @@ struct ChannelSplit {
   TokenCallback on_reasoning;  // receives the Reasoning text as on_text does the answer
 };
 
+// The tokens whose keys and values a runner's KV cache holds, in order,
+// kept from one generation to the next: a prompt that begins as the last
+// one did evaluates only the rest (the prompt cache; a chat's next turn
+// evaluates only its new messages). Anything else that evaluates on the
+// runner, or a new runner, must clear it.
+struct KvHistory {
+  std::vector<int32_t> tokens;
+};
+
 class Session {
  public:
-  Session(const Model& model, Runner& runner);
+  // history: the runner's KvHistory, or null to evaluate every prompt whole.
+  Session(const Model& model, Runner& runner, KvHistory* history = nullptr);
   // For callers without a Model (tests with a fake Runner): the tokenizer of
   // the vocabulary the runner's logits are over.
-  Session(const Tokenizer& tokenizer, Runner& runner) : tokenizer_(tokenizer), runner_(runner) {}
+  Session(const Tokenizer& tokenizer, Runner& runner, KvHistory* history = nullptr)
+      : tokenizer_(tokenizer), runner_(runner), history_(history) {}
   // Throws halo::Error(InvalidArgument) when the prompt is empty or does not
   // fit the context; Runner errors pass through.
   GenerateStats generate(std::string_view prompt, const GenerateParams& params,
@@ -79,8 +94,12 @@ class Session {
   static constexpr uint32_t kPromptBatch = 512;  // tokens per Runner::eval of the prompt
 
  private:
+  // Evaluates tokens from position n_past, keeping history_ in step.
+  void evaluate(std::span<const int32_t> tokens, uint32_t n_past, std::vector<float>& logits);
+
   const Tokenizer& tokenizer_;
   Runner& runner_;
+  KvHistory* history_;
 };
 
 }  // namespace halo

@@ -10,7 +10,9 @@
 #include "engine/chat/chat.h"
 #include "engine/error.h"
 #include "engine/gguf/gguf.h"
+#include "tests/chat/model_copy.h"
 #include "tests/fixtures.h"
+#include "tests/temp_dir.h"
 
 namespace halo::chat {
 namespace {
@@ -226,6 +228,27 @@ TEST(Rendering, StripsUnicodeWhitespaceAsPythonDoes) {
   // Python's str.strip() takes U+00A0, U+3000 and U+2028 for whitespace too.
   EXPECT_EQ(Template::named("gemma").render({{"user", "\u00a0 hi\u3000\u2028"}}, at_fixed_date(false)).text(),
             "<s><start_of_turn>user\nhi<end_of_turn>\n");
+}
+
+}  // namespace
+}  // namespace halo::chat
+
+namespace halo::chat {
+namespace {
+
+TEST(AModelsHugeTemplate, IsRefusedWithoutBeingRead) {
+  test::TempDir dir;
+  std::string huge(2 << 20, ' ');
+  huge += "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}";
+  test::copy_gguf(test::fixture("vocab/qwen2.gguf"), dir.file("huge.gguf"), huge);
+  const auto file = gguf::File::open(dir.file("huge.gguf"));
+  try {
+    model_template(*file, "huge", "");
+    FAIL() << "a 2 MiB template was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than any family's"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(model_template(*file, "huge", "chatml").name(), "chatml");
 }
 
 }  // namespace

@@ -133,6 +133,40 @@ TEST_F(Chatting, EndsAConversationTooLongForTheContextWithAnError) {
   EXPECT_EQ(error_name_of([&] { model.ChatText({{"user", words}}, greedy(4)); }), "org.halod.Halod1.Error.Failed");
 }
 
+TEST_F(Chatting, ProcessesOnlyTheNewMessagesOfTheNextTurn) {
+  ModelProxy model(*bus_, load_llama3_chat());
+  const Messages first = {{"system", "Be brief."}, {"user", "Hello!"}};
+  auto [request, stream] = model.Chat(first, greedy(5));
+  StreamReader reader(stream.get());
+  const StreamResult& r = reader.read();
+  ASSERT_TRUE(r.done) << halod_log();
+  EXPECT_EQ(r.done->at("cached_tokens"), "0");
+  std::string answer;
+  for (auto& t : r.texts) answer += t;
+  const size_t first_prompt = std::stoul(r.done->at("prompt_tokens"));
+
+  // What the KV cache holds now: the first prompt and the answer's tokens
+  // but the last (sampled, never evaluated).
+  auto file = halo::gguf::File::open(model_file("llama3-bpe-q4_k_m.gguf"));
+  auto tok = halo::Tokenizer::from_gguf(*file);
+  const auto tmpl = halo::chat::Template::named("llama3");
+  const std::vector<halo::chat::Message> second = {
+      {"system", "Be brief."}, {"user", "Hello!"}, {"assistant", answer}, {"user", "And then?"}};
+  const auto turn2 = halo::chat::prepare_turn(tmpl, tmpl.render(second, halo::chat::render_options(*tok)), *tok);
+  std::vector<int32_t> cached = halo::chat::prepare_turn(
+      tmpl, tmpl.render({{"system", "Be brief."}, {"user", "Hello!"}}, halo::chat::render_options(*tok)), *tok).tokens;
+  cached.insert(cached.end(), r.tokens.begin(), r.tokens.end() - 1);
+  const size_t reusable =
+      std::mismatch(cached.begin(), cached.end(), turn2.tokens.begin(), turn2.tokens.end() - 1).first - cached.begin();
+
+  auto [text, stats] = model.ChatText({{"system", "Be brief."}, {"user", "Hello!"}, {"assistant", answer},
+                                       {"user", "And then?"}},
+                                      greedy(5));
+  EXPECT_EQ(stats.at("prompt_tokens").get<uint32_t>(), turn2.tokens.size());
+  EXPECT_EQ(stats.at("cached_tokens").get<uint32_t>(), reusable);
+  EXPECT_GE(stats.at("cached_tokens").get<uint32_t>(), first_prompt);  // the whole first turn's prompt
+}
+
 TEST_F(Chatting, CanBeCancelledLikeGenerate) {
   ModelProxy model(*bus_, load_llama3_chat());
   auto [request, stream] = model.Chat({{"user", "Tell me a long story"}}, greedy(900));
