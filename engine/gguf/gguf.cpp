@@ -6,10 +6,12 @@
 // A string is u64 length + bytes; an array is u32 element type, u64 count, elements.
 #include "engine/gguf/gguf.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "engine/error.h"
+#include "engine/gguf/file_reader.h"
 
 namespace halo::gguf {
 namespace {
@@ -38,6 +40,61 @@ uint64_t min_encoded_size(ValueType t) {
 bool valid_value_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::F64); }
 
 std::string hex_offset(uint64_t off) { return "offset " + std::to_string(off); }
+
+// A float metadata value read as an integer: saturated, NaN as 0 (a plain
+// cast of an out-of-range float is undefined behaviour).
+int64_t saturate_to_int(double d) {
+  constexpr double kTwo63 = 9223372036854775808.0;
+  if (d != d) return 0;
+  if (d >= kTwo63) return std::numeric_limits<int64_t>::max();
+  if (d < -kTwo63) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(d);
+}
+
+// Host bytes of one entry of an unordered_map<string_view, size_t> index:
+// the node (next pointer, key, value, cached hash) after malloc rounding,
+// and its share of the bucket array.
+constexpr uint64_t kIndexEntryBytes = 64;
+
+// The scan's window over the file: the longest run of bytes it looks at at
+// once is a metadata key or tensor name (kMaxKeyLength).
+constexpr uint64_t kWindowBytes = uint64_t{1} << 20;
+static_assert(kWindowBytes >= kMaxKeyLength + 16);
+
+// The bytes the parser reads: the header buffer a File owns (parsing), or
+// a window moved along the file (scanning, in constant memory).
+class Source {
+ public:
+  Source(const uint8_t* data, uint64_t size, const std::string& name) : data_(data), size_(size), name_(name) {}
+  explicit Source(const FileReader& reader) : reader_(&reader), name_(reader.name()), window_(kWindowBytes) {}
+
+  bool stores() const { return reader_ == nullptr; }
+
+  // n bytes at file offset pos, which the parser has checked lie inside the
+  // file; valid until the next call (a window holds at most kWindowBytes).
+  const uint8_t* at(uint64_t pos, uint64_t n) {
+    if (!reader_) {
+      if (pos > size_ || n > size_ - pos)  // the file changed between the scan and the read
+        throw Error(ErrorKind::BadModel, name_ + ": the header changed while it was read, at offset " +
+                                             std::to_string(pos));
+      return data_ + pos;
+    }
+    if (pos < base_ || pos + n > base_ + filled_) {
+      base_ = pos;
+      filled_ = std::min<uint64_t>(kWindowBytes, reader_->size() - pos);
+      reader_->read(pos, window_.data(), filled_, "the GGUF header");
+    }
+    return window_.data() + (pos - base_);
+  }
+
+ private:
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+  const FileReader* reader_ = nullptr;
+  const std::string& name_;
+  std::vector<uint8_t> window_;
+  uint64_t base_ = 0, filled_ = 0;
+};
 
 }  // namespace
 
@@ -71,8 +128,8 @@ int64_t Value::int_at(uint64_t idx) const {
     case ValueType::I32: return load(int32_t{});
     case ValueType::U64: return static_cast<int64_t>(load(uint64_t{}));
     case ValueType::I64: return load(int64_t{});
-    case ValueType::F32: return static_cast<int64_t>(load(float{}));
-    case ValueType::F64: return static_cast<int64_t>(load(double{}));
+    case ValueType::F32: return saturate_to_int(load(float{}));
+    case ValueType::F64: return saturate_to_int(load(double{}));
     default: return 0;
   }
 }
@@ -84,31 +141,37 @@ double Value::float_at(uint64_t idx) const {
   return static_cast<double>(int_at(idx));
 }
 
-// Reads the header from a mapping; every read is bounds-checked against the
-// bytes that remain, and every error names the byte offset.
+// Reads the header; every read is bounds-checked against the bytes that
+// remain, and every error names the byte offset. Scanning (a window Source)
+// checks the structure and the limits and counts what parsing will keep;
+// parsing (the File's header buffer) keeps it.
 class Parser {
  public:
-  Parser(File& f) : f_(f), data_(f.map_->data()), size_(f.map_->size()) {}
+  Parser(File& f, Source& src, uint64_t file_size) : f_(f), src_(src), size_(file_size), store_(src.stores()) {}
 
-  void parse() {
-    if (size_ < 4 || std::memcmp(data_, "GGUF", 4) != 0) fail("bad magic: not a GGUF file", 0);
+  HeaderSummary parse() {
+    if (size_ < 4 || std::memcmp(src_.at(0, std::min<uint64_t>(size_, 4)), "GGUF", 4) != 0)
+      fail("bad magic: not a GGUF file", 0);
     pos_ = 4;
     f_.version_ = read_u32("version");
     if (f_.version_ != 2 && f_.version_ != 3)
       fail("unsupported GGUF version " + std::to_string(f_.version_) + " (2 and 3 are supported)", 4);
-    uint64_t n_tensors = read_u64("tensor count");
-    uint64_t n_kv = read_u64("metadata count");
+    summary_.n_tensors = read_u64("tensor count");
+    summary_.n_metadata = read_u64("metadata count");
     // A key is at least 8 (length) + 4 (type) + 1 byte; a tensor info at least 8+4+8+4+8.
-    check_count(n_kv, 13, "metadata count", 16);
-    check_count(n_tensors, 32, "tensor count", 8);
-    read_metadata(n_kv);
-    read_tensor_infos(n_tensors);
+    check_count(summary_.n_metadata, 13, "metadata count", 16);
+    check_count(summary_.n_tensors, 32, "tensor count", 8);
+    check_limit(summary_.n_metadata, kMaxMetadataKeys, "metadata count", 16);
+    check_limit(summary_.n_tensors, kMaxTensors, "tensor count", 8);
+    read_metadata(summary_.n_metadata);
+    read_tensor_infos(summary_.n_tensors);
     place_data();
+    return summary_;
   }
 
  private:
   [[noreturn]] void fail(const std::string& what, uint64_t at) const {
-    throw Error(ErrorKind::BadModel, f_.path() + ": " + what + " at " + hex_offset(at));
+    throw Error(ErrorKind::BadModel, f_.name_ + ": " + what + " at " + hex_offset(at));
   }
 
   uint64_t remaining() const { return size_ - pos_; }
@@ -118,6 +181,8 @@ class Parser {
       fail(std::string("file truncated while reading ") + what + " (needs " + std::to_string(n) +
                " bytes, " + std::to_string(remaining()) + " left)",
            pos_);
+    if (pos_ + n > kMaxHeaderBytes)
+      fail("the header is larger than the limit of " + std::to_string(kMaxHeaderBytes >> 20) + " MiB", pos_);
   }
 
   void check_count(uint64_t count, uint64_t min_each, const std::string& what, uint64_t at) const {
@@ -127,23 +192,32 @@ class Parser {
            at);
   }
 
+  void check_limit(uint64_t count, uint64_t limit, const std::string& what, uint64_t at) const {
+    if (count > limit) fail(what + " " + std::to_string(count) + " exceeds the limit of " + std::to_string(limit), at);
+  }
+
   template <typename T>
   T read_raw(const char* what) {
     need(sizeof(T), what);
     T v;
-    std::memcpy(&v, data_ + pos_, sizeof v);
+    std::memcpy(&v, src_.at(pos_, sizeof v), sizeof v);
     pos_ += sizeof v;
     return v;
   }
   uint32_t read_u32(const char* what) { return read_raw<uint32_t>(what); }
   uint64_t read_u64(const char* what) { return read_raw<uint64_t>(what); }
 
-  std::string_view read_string(const char* what) {
+  // A string; its text only when parsing or when keep (a metadata key,
+  // at most max_len long), else skipped.
+  std::string_view read_string(const char* what, bool keep = false, uint64_t max_len = UINT64_MAX) {
     uint64_t at = pos_;
     uint64_t len = read_u64(what);
     if (len > remaining())
       fail(std::string(what) + " length " + std::to_string(len) + " runs past the end of the file", at);
-    std::string_view s(reinterpret_cast<const char*>(data_ + pos_), len);
+    need(len, what);
+    if (len > max_len) fail(std::string(what) + " of invalid length", at);
+    std::string_view s;
+    if (store_ || keep) s = std::string_view(reinterpret_cast<const char*>(src_.at(pos_, len)), len);
     pos_ += len;
     return s;
   }
@@ -181,19 +255,37 @@ class Parser {
     v.elem_type = static_cast<ValueType>(et);
     v.count = read_u64("array length");
     check_count(v.count, min_encoded_size(v.elem_type), "array length", at + 4);
+    array_elements_ += v.count;
+    if (array_elements_ > kMaxArrayElements)
+      fail("array length " + std::to_string(v.count) + " brings the file's array elements past the limit of " +
+               std::to_string(kMaxArrayElements),
+           at + 4);
     if (v.elem_type == ValueType::String) {
-      v.strings.reserve(v.count);
-      for (uint64_t k = 0; k < v.count; ++k) v.strings.push_back(read_string("array string"));
+      if (store_) v.strings.reserve(v.count);
+      for (uint64_t k = 0; k < v.count; ++k) {
+        const uint64_t start = pos_;
+        std::string_view s = read_string("array string");
+        if (store_) v.strings.push_back(s);
+        summary_.array_string_bytes += pos_ - start - 8;
+      }
+      summary_.array_strings += v.count;
     } else if (v.elem_type == ValueType::Array) {
       if (depth >= kMaxArrayDepth) fail("arrays nested too deeply", at);
       nested_items_ += v.count;
       if (nested_items_ > kMaxNestedItems) fail("too many nested array items", at);
-      v.items.resize(v.count);
-      for (auto& item : v.items) read_value(item, ValueType::Array, depth + 1);
+      if (store_) {
+        v.items.resize(v.count);
+        for (auto& item : v.items) read_value(item, ValueType::Array, depth + 1);
+      } else {
+        for (uint64_t k = 0; k < v.count; ++k) {
+          Value item;  // counted, not kept
+          read_value(item, ValueType::Array, depth + 1);
+        }
+      }
     } else {
       uint64_t bytes = v.count * min_encoded_size(v.elem_type);  // checked above
       need(bytes, "array data");
-      v.raw = data_ + pos_;
+      if (store_) v.raw = src_.at(pos_, bytes);
       pos_ += bytes;
     }
   }
@@ -205,34 +297,38 @@ class Parser {
   }
 
   void read_metadata(uint64_t n_kv) {
-    f_.kv_.reserve(n_kv);
+    if (store_) f_.kv_.reserve(n_kv);
     for (uint64_t k = 0; k < n_kv; ++k) {
       uint64_t at = pos_;
-      std::string_view key = read_string("metadata key");
-      if (key.empty() || key.size() > kMaxKeyLength) fail("metadata key of invalid length", at);
+      std::string_view key = read_string("metadata key", true, kMaxKeyLength);
+      if (key.empty()) fail("metadata key of invalid length", at);
+      const bool is_alignment = key == "general.alignment";
       uint64_t type_at = pos_;
       uint32_t t = read_u32("metadata value type");
       if (!valid_value_type(t))
         fail("metadata '" + std::string(key) + "' has unknown value type " + std::to_string(t), type_at);
       Value v;
       read_value(v, static_cast<ValueType>(t), 0);
+      if (is_alignment) set_alignment(v);
+      if (!store_) continue;
       if (!f_.kv_index_.emplace(key, f_.kv_.size()).second)
         fail("duplicate metadata key '" + std::string(key) + "'", at);
       f_.kv_.emplace_back(key, std::move(v));
     }
-    if (const Value* a = f_.find("general.alignment")) {
-      if (!a->is_integer() || a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1)) != 0)
-        fail("general.alignment must be a power of two up to 1 MiB", 16);
-      f_.alignment_ = static_cast<uint32_t>(a->u);
-    }
+  }
+
+  void set_alignment(const Value& a) {
+    if (!a.is_integer() || a.u == 0 || a.u > (1u << 20) || (a.u & (a.u - 1)) != 0)
+      fail("general.alignment must be a power of two up to 1 MiB", 16);
+    f_.alignment_ = static_cast<uint32_t>(a.u);
   }
 
   void read_tensor_infos(uint64_t n_tensors) {
-    f_.tensors_.reserve(n_tensors);
+    if (store_) f_.tensors_.reserve(n_tensors);
     for (uint64_t k = 0; k < n_tensors; ++k) {
       uint64_t at = pos_;
       TensorInfo ti;
-      ti.name = read_string("tensor name");
+      ti.name = read_string("tensor name", true, kMaxKeyLength);
       if (ti.name.empty()) fail("tensor " + std::to_string(k) + " has an empty name", at);
       std::string label = "tensor '" + std::string(ti.name) + "'";
       uint64_t dims_at = pos_;
@@ -267,6 +363,9 @@ class Parser {
         fail(label + " data offset " + std::to_string(ti.offset) + " is not a multiple of the alignment " +
                  std::to_string(f_.alignment_),
              off_at);
+      summary_.tensor_bytes = ti.n_bytes > UINT64_MAX - summary_.tensor_bytes ? UINT64_MAX
+                                                                               : summary_.tensor_bytes + ti.n_bytes;
+      if (!store_) continue;
       if (!f_.tensor_index_.emplace(ti.name, f_.tensors_.size()).second)
         fail("duplicate " + label, at);
       f_.tensors_.push_back(ti);
@@ -277,6 +376,13 @@ class Parser {
     uint64_t align = f_.alignment_;
     uint64_t start = (pos_ + align - 1) / align * align;
     f_.data_offset_ = start;
+    summary_.file_size = size_;
+    summary_.header_bytes = start;
+    summary_.host_bytes = std::min(start, size_) +
+                          summary_.n_metadata * (sizeof(std::pair<std::string_view, Value>) + kIndexEntryBytes) +
+                          summary_.array_strings * sizeof(std::string_view) + nested_items_ * sizeof(Value) +
+                          summary_.n_tensors * (sizeof(TensorInfo) + kIndexEntryBytes);
+    if (!store_) return;  // each tensor's place is checked when parsing
     for (auto& ti : f_.tensors_) {
       std::string label = "tensor '" + std::string(ti.name) + "'";
       if (start > size_ || ti.offset > size_ - start || ti.n_bytes > size_ - start - ti.offset)
@@ -284,27 +390,52 @@ class Parser {
                  std::to_string(ti.offset) + ") runs past the end of the file (" +
                  std::to_string(size_) + " bytes)",
              start + std::min<uint64_t>(ti.offset, size_));
-      ti.data = data_ + start + ti.offset;
+      ti.file_offset = start + ti.offset;
     }
   }
 
   File& f_;
-  const uint8_t* data_;
+  Source& src_;
   uint64_t size_;
+  bool store_;
   uint64_t pos_ = 0;
   uint64_t nested_items_ = 0;
+  uint64_t array_elements_ = 0;
+  HeaderSummary summary_;
 };
 
-std::unique_ptr<File> File::open(const std::string& path) {
-  std::unique_ptr<File> f(new File(MappedFile::open(path)));
-  Parser(*f).parse();
+HeaderSummary File::scan(const FileReader& reader) {
+  File scratch;
+  scratch.name_ = reader.name();
+  Source window(reader);
+  return Parser(scratch, window, reader.size()).parse();
+}
+
+HeaderSummary File::scan_fd(int fd, const std::string& display_name) { return scan(FileReader(fd, display_name)); }
+
+std::unique_ptr<File> File::read(const FileReader& reader, Contents what) {
+  const HeaderSummary summary = scan(reader);
+  std::unique_ptr<File> f(new File());
+  f->name_ = reader.name();
+  f->file_size_ = reader.size();
+  f->header_.resize(std::min(summary.header_bytes, reader.size()));
+  reader.read(0, f->header_.data(), f->header_.size(), "the GGUF header");
+  Source memory(f->header_.data(), f->header_.size(), f->name_);
+  Parser(*f, memory, reader.size()).parse();
+  f->host_bytes_ = summary.host_bytes;
+  if (what == Contents::All && f->data_offset_ < f->file_size_) {
+    f->data_.resize(f->file_size_ - f->data_offset_);
+    reader.read(f->data_offset_, f->data_.data(), f->data_.size(), "tensor data");
+    for (TensorInfo& t : f->tensors_) t.data = f->data_.data() + t.offset;
+    f->host_bytes_ += f->data_.size();
+  }
   return f;
 }
 
-std::unique_ptr<File> File::open_fd(int fd, const std::string& display_name) {
-  std::unique_ptr<File> f(new File(MappedFile::from_fd(fd, display_name)));
-  Parser(*f).parse();
-  return f;
+std::unique_ptr<File> File::open(const std::string& path, Contents what) { return read(FileReader::open(path), what); }
+
+std::unique_ptr<File> File::open_fd(int fd, const std::string& display_name, Contents what) {
+  return read(FileReader(fd, display_name), what);
 }
 
 const Value* File::find(std::string_view key) const {

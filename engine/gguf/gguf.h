@@ -1,10 +1,13 @@
-// GGUF reader (versions 2 and 3), memory-mapped and strictly validated.
+// GGUF reader (versions 2 and 3), strictly validated, read with pread.
 //
 // Every count, length, offset and size read from the file is bounds-checked
 // before use, so a malformed file yields halo::Error(BadModel) naming what is
 // wrong and the byte offset where it was found, never a crash or a huge
-// allocation. Views (strings, tensor data) point into the mapping and live as
-// long as the File.
+// allocation. The header is copied into memory the File owns (views of
+// strings and arrays point into it); nothing keeps the file open or mapped,
+// so a file truncated or rewritten later cannot harm a File. The host memory
+// a header costs is bounded by the limits below and known before it is
+// allocated (scan()).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,7 +18,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/gguf/mapped_file.h"
 #include "engine/quant/types.h"
 
 namespace halo::gguf {
@@ -56,22 +58,58 @@ struct TensorInfo {
   uint64_t offset = 0;             // relative to the data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
-  const uint8_t* data = nullptr;   // into the mapping
+  uint64_t file_offset = 0;        // absolute: data_offset() + offset
+  const uint8_t* data = nullptr;   // the bytes, only when opened with Contents::All
 };
+
+// What File::open reads: the header alone (metadata and tensor infos; tensor
+// data is read by its user, e.g. Model::load) or the whole file (tests and
+// tools that look at tensor bytes of small files).
+enum class Contents { Header, All };
+
+// Limits on what a header may ask for; real models stay far below them
+// (a 262k-token vocabulary is about 800k array elements and 10 MB).
+inline constexpr uint64_t kMaxHeaderBytes = uint64_t{128} << 20;
+inline constexpr uint64_t kMaxMetadataKeys = 1 << 16;
+inline constexpr uint64_t kMaxTensors = 1 << 16;
+inline constexpr uint64_t kMaxArrayElements = 1 << 22;  // all arrays of the file together
+
+// A header's shape, read in constant memory (a window over the file) before
+// anything is allocated for it, so a caller can count what opening it costs.
+struct HeaderSummary {
+  uint64_t file_size = 0;
+  uint64_t header_bytes = 0;   // where the data section starts
+  uint64_t n_metadata = 0;
+  uint64_t n_tensors = 0;
+  uint64_t tensor_bytes = 0;   // all tensors' n_bytes together
+  uint64_t array_strings = 0;  // strings inside metadata arrays (vocabulary, merges)
+  uint64_t array_string_bytes = 0;
+  // Upper bound of the host memory File::open(Contents::Header) allocates.
+  uint64_t host_bytes = 0;
+};
+class FileReader;
 
 class File {
  public:
-  // Maps and parses path. Throws halo::Error(Io) if it cannot be opened,
-  // halo::Error(BadModel) if it is not valid GGUF.
-  static std::unique_ptr<File> open(const std::string& path);
-  // Parses an existing mapping (LoadModelFd passes a descriptor the caller opened).
-  static std::unique_ptr<File> open_fd(int fd, const std::string& display_name);
+  // Reads and parses path. Throws halo::Error(Io) if it cannot be opened or
+  // read, halo::Error(BadModel) if it is not valid GGUF or exceeds a limit.
+  static std::unique_ptr<File> open(const std::string& path, Contents what = Contents::Header);
+  // The same from a descriptor the caller opened (and closes; not kept).
+  static std::unique_ptr<File> open_fd(int fd, const std::string& display_name, Contents what = Contents::Header);
+  static std::unique_ptr<File> read(const FileReader& reader, Contents what = Contents::Header);
+  // Checks the header's structure and limits without keeping it. Throws
+  // like open. The summary bounds what open allocates on the host.
+  static HeaderSummary scan(const FileReader& reader);
+  static HeaderSummary scan_fd(int fd, const std::string& display_name);
 
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
-  uint64_t file_size() const { return map_->size(); }
-  const std::string& path() const { return map_->name(); }
+  uint64_t file_size() const { return file_size_; }
+  const std::string& path() const { return name_; }
+  // Host memory this File holds (its bound from the summary, plus tensor
+  // data when opened with Contents::All).
+  uint64_t host_bytes() const { return host_bytes_; }
 
   const std::vector<std::pair<std::string_view, Value>>& metadata() const { return kv_; }
   const Value* find(std::string_view key) const;
@@ -87,9 +125,13 @@ class File {
 
  private:
   friend class Parser;
-  explicit File(std::unique_ptr<MappedFile> map) : map_(std::move(map)) {}
+  File() = default;
 
-  std::unique_ptr<MappedFile> map_;
+  std::string name_;
+  uint64_t file_size_ = 0;
+  uint64_t host_bytes_ = 0;
+  std::vector<uint8_t> header_;  // bytes [0, data_offset_) of the file
+  std::vector<uint8_t> data_;    // Contents::All: bytes [data_offset_, file_size_)
   uint32_t version_ = 0;
   uint32_t alignment_ = 32;
   uint64_t data_offset_ = 0;

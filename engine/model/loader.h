@@ -1,6 +1,8 @@
 // Internal steps of Model::load (engine/model): reading hyperparameters and
 // finding/validating the weight tensors of a parsed GGUF file.
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,5 +40,17 @@ std::vector<TensorSpec> tensor_specs(const HParams& hp);
 // TensorInfo for each spec (null for absent optional ones).
 std::vector<const gguf::TensorInfo*> find_tensors(const gguf::File& file,
                                                   const std::vector<TensorSpec>& specs);
+
+// Reads every tensor's bytes (at Tensor::file_offset) into allocations of
+// pool and sets each tensor's alloc, offset and host; returns the
+// allocations (weight_reader.cpp). Throws halo::Error: BadModel when the
+// file ends early, NoMemory from the pool or for a tensor larger than the
+// pool's largest allocation.
+std::vector<std::unique_ptr<PoolAllocation>> read_weights(const gguf::FileReader& reader, std::vector<Tensor>& tensors,
+                                                          Pool& pool, const std::string& what,
+                                                          const std::function<void(double)>& progress);
+
+// The most pool memory read_weights takes for tensors of these sizes.
+uint64_t weight_bytes_bound(uint64_t tensor_bytes, uint64_t n_tensors);
 
 }  // namespace halo::model_detail

@@ -1,6 +1,5 @@
-// Model loading: GGUF -> hyperparameters -> validated weight tensors ->
-// tokenizer, with tensor data either read in place from the file mapping or
-// copied once into a pool allocation.
+// Model loading: GGUF header -> hyperparameters -> validated weight tensors
+// -> tokenizer, then the tensor data read once into pool allocations.
 #include "engine/model/model.h"
 
 #include <algorithm>
@@ -9,16 +8,12 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "engine/gguf/file_reader.h"
 #include "engine/model/loader.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace halo {
 namespace {
-
-constexpr uint64_t kPoolAlign = 256;                 // alignment of each tensor inside the pool
-constexpr uint64_t kCopyChunk = uint64_t{16} << 20;  // bytes per Pool::write, between progress reports
-
-uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 Tensor make_tensor(const gguf::TensorInfo& info) {
   Tensor t;
@@ -26,68 +21,93 @@ Tensor make_tensor(const gguf::TensorInfo& info) {
   t.type = info.type;
   std::copy(info.ne, info.ne + 4, t.ne);
   t.n_bytes = info.n_bytes;
-  t.host = info.data;
+  t.file_offset = info.file_offset;
   return t;
 }
+
+// GPU kernels read weights through 16-byte vectors; tensors keep the
+// file's alignment inside the pool.
+constexpr uint32_t kMinAlignment = 16;
 
 }  // namespace
 
 Model::~Model() = default;
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& opts) {
-  std::unique_ptr<Model> m(new Model());
-  m->file_ = gguf::File::open(path);
-  m->bind(opts);
-  return m;
+  return load_from(gguf::FileReader::open(path), opts);
 }
 
 std::unique_ptr<Model> Model::load_fd(int fd, const std::string& name, const LoadOptions& opts) {
+  return load_from(gguf::FileReader(fd, name), opts);
+}
+
+std::unique_ptr<Model> Model::load_from(const gguf::FileReader& reader, const LoadOptions& opts) {
   std::unique_ptr<Model> m(new Model());
-  m->file_ = gguf::File::open_fd(fd, name);
-  m->bind(opts);
+  m->file_ = gguf::File::read(reader);
+  m->bind(reader, opts);
   return m;
 }
 
-void Model::bind(const LoadOptions& opts) {
+LoadEstimate Model::estimate_fd(int fd, const std::string& name) {
+  const gguf::HeaderSummary h = gguf::File::scan_fd(fd, name);
+  LoadEstimate e;
+  e.weight_bytes = model_detail::weight_bytes_bound(h.tensor_bytes, h.n_tensors);
+  e.host_bytes = h.host_bytes + Tokenizer::host_bytes_bound(h.array_strings, h.array_string_bytes) +
+                 h.n_tensors * sizeof(Tensor);
+  return e;
+}
+
+uint64_t Model::host_bytes() const {
+  return file_->host_bytes() + tokenizer_bytes_ + host_vectors_.size() + tensors_.capacity() * sizeof(Tensor);
+}
+
+void Model::bind(const gguf::FileReader& reader, const LoadOptions& opts) {
   hp_ = model_detail::read_hparams(*file_);
   if (const gguf::TensorInfo* embd = file_->tensor("token_embd.weight")) hp_.n_vocab = static_cast<uint32_t>(embd->ne[1]);
   const auto specs = model_detail::tensor_specs(hp_);
   const auto infos = model_detail::find_tensors(*file_, specs);
+  if (file_->alignment() < kMinAlignment)
+    throw Error(ErrorKind::BadModel, file_->path() + ": general.alignment " + std::to_string(file_->alignment()) +
+                                         " is below the " + std::to_string(kMinAlignment) +
+                                         " bytes the GPU kernels need for each tensor");
 
   tokenizer_ = Tokenizer::from_gguf(*file_);
+  uint64_t strings = 0, string_bytes = 0;
+  for (const auto& [key, v] : file_->metadata())
+    for (std::string_view s : v.strings) ++strings, string_bytes += s.size();
+  tokenizer_bytes_ = Tokenizer::host_bytes_bound(strings, string_bytes);
   if (tokenizer_->n_vocab() > hp_.n_vocab) {
     throw Error(ErrorKind::BadModel, file_->path() + ": the vocabulary has " + std::to_string(tokenizer_->n_vocab()) +
                                          " tokens but token_embd.weight only " + std::to_string(hp_.n_vocab) + " rows");
   }
 
-  tensors_.reserve(infos.size());  // Weights keeps pointers into tensors_: no reallocation after this
-  std::unordered_map<std::string, const Tensor*> by_name;
-  for (const gguf::TensorInfo* info : infos) {
-    if (!info) continue;
-    tensors_.push_back(make_tensor(*info));
-    by_name[tensors_.back().name] = &tensors_.back();
+  // Weights keeps pointers into tensors_: no reallocation after this.
+  tensors_.reserve(std::count_if(infos.begin(), infos.end(), [](const gguf::TensorInfo* i) { return i != nullptr; }));
+  for (const gguf::TensorInfo* info : infos)
+    if (info) tensors_.push_back(make_tensor(*info));
+  Pool* pool = opts.pool;
+  if (!pool) pool = (own_pool_ = make_host_pool(UINT64_MAX)).get();
+  allocs_ = model_detail::read_weights(reader, tensors_, *pool, "weights of " + name(), opts.progress);
+  // Vectors (norms, biases, RoPE factors) are decoded on the host by every
+  // backend: where the pool cannot be read by the host, they are read again
+  // into host memory of the Model's own.
+  uint64_t vector_bytes = 0;
+  for (const Tensor& t : tensors_)
+    if (!t.host && t.ne[1] == 1) vector_bytes += t.n_bytes;
+  host_vectors_.resize(vector_bytes);
+  uint64_t at = 0;
+  for (Tensor& t : tensors_) {
+    if (t.host || t.ne[1] != 1) continue;
+    reader.read(t.file_offset, host_vectors_.data() + at, t.n_bytes, "a weight vector");
+    t.host = host_vectors_.data() + at;
+    at += t.n_bytes;
   }
-  if (opts.pool) {
-    uint64_t total = 0;
-    for (const Tensor& t : tensors_) total = align_up(total, kPoolAlign) + t.n_bytes;
-    alloc_ = opts.pool->allocate(total, "weights of " + name());
-    uint64_t offset = 0, copied = 0;
-    uint8_t* base = static_cast<uint8_t*>(alloc_->host());
-    for (Tensor& t : tensors_) {
-      offset = align_up(offset, kPoolAlign);
-      for (uint64_t done = 0; done < t.n_bytes; done += kCopyChunk) {
-        const uint64_t n = std::min(kCopyChunk, t.n_bytes - done);
-        opts.pool->write(*alloc_, offset + done, t.host + done, n);
-        copied += n;
-        if (opts.progress) opts.progress(static_cast<double>(copied) / static_cast<double>(total));
-      }
-      t.offset = offset;
-      t.host = base ? base + offset : nullptr;
-      offset += t.n_bytes;
-    }
-    if (opts.progress) opts.progress(1.0);
-  }
+  bind_weights();
+}
 
+void Model::bind_weights() {
+  std::unordered_map<std::string, const Tensor*> by_name;
+  for (const Tensor& t : tensors_) by_name[t.name] = &t;
   auto get = [&](const std::string& n) -> const Tensor* {
     auto it = by_name.find(n);
     return it == by_name.end() ? nullptr : it->second;

@@ -1,7 +1,14 @@
 // A loaded model: hyperparameters, tokenizer and weights, independent of any
 // backend. Backends attach to a Model (engine/backend/backend.h) and read its
-// tensors in place: weights stay quantized, in the GGUF mapping or in a pool
-// allocation, and are never expanded to f32 copies.
+// tensors in place: weights stay quantized, in pool allocations, and are
+// never expanded to f32 copies.
+//
+// A Model owns every byte it keeps: the header is parsed into memory it
+// owns and the tensor data is read (pread, O_DIRECT where possible) into
+// pool allocations before load returns. It keeps no descriptor or mapping
+// of the file, so the caller may close, truncate or replace the file
+// afterwards; a file that is cut short while it is read fails the load with
+// halo::Error(BadModel) naming the offset.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -17,15 +24,19 @@
 namespace halo {
 
 class Tokenizer;
+namespace gguf { class FileReader; }
 
 struct Tensor {
   std::string name;
   GgmlType type = GgmlType::F32;
   uint64_t ne[4] = {1, 1, 1, 1};  // ne[0]: row length (input features), ne[1]: rows
   uint64_t n_bytes = 0;
-  const uint8_t* host = nullptr;  // readable bytes (pool mapping or file mapping), may be null
-                                  // only for pools that are not host-visible
-  uint64_t offset = 0;            // byte offset inside Model::allocation() (0 when none)
+  uint64_t file_offset = 0;        // where its bytes were read from
+  const PoolAllocation* alloc = nullptr;  // the pool allocation holding it
+  uint64_t offset = 0;             // byte offset inside alloc (a multiple of the file's alignment)
+  const uint8_t* host = nullptr;   // readable bytes: the pool's host mapping; null for
+                                   // matrices in a pool that is not host-visible (vectors
+                                   // such as norms and biases always have host bytes)
 };
 
 struct LayerWeights {
@@ -55,26 +66,42 @@ struct Weights {
 };
 
 struct LoadOptions {
-  // When set, tensor data is read from the file once into one allocation of
-  // this pool; otherwise tensors are read in place from the file mapping.
+  // The pool the tensor data is read into (it must outlive the Model); when
+  // null, host memory the Model owns.
   Pool* pool = nullptr;
-  // Called with the fraction loaded (0..1) while copying into the pool.
+  // Called with the fraction of the tensor data read (0..1) between reads.
   std::function<void(double)> progress;
+};
+
+// What loading a model file will allocate, known from its header alone
+// (read in constant memory), so a caller can count it before loading.
+struct LoadEstimate {
+  uint64_t weight_bytes = 0;  // pool memory for the tensor data, at most
+  uint64_t host_bytes = 0;    // host memory for the parsed header and the tokenizer, at most
 };
 
 class Model {
  public:
-  // Throws halo::Error: Io (cannot open), BadModel (malformed GGUF, unknown
-  // architecture or tensor type, missing tensors: all listed), NoMemory (pool).
+  // Throws halo::Error: Io (cannot open or read), BadModel (malformed GGUF,
+  // unknown architecture or tensor type, missing tensors: all listed; the
+  // file ending early), NoMemory (pool).
   static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& opts = {});
+  // The same from a descriptor the caller opened; it is not kept (close it
+  // when load returns).
   static std::unique_ptr<Model> load_fd(int fd, const std::string& name, const LoadOptions& opts = {});
+  // Throws halo::Error like load for a malformed header or one over the
+  // reader's limits (engine/gguf/gguf.h).
+  static LoadEstimate estimate_fd(int fd, const std::string& name);
   ~Model();
 
   const HParams& hparams() const { return hp_; }
   const Weights& weights() const { return w_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
-  const gguf::File& gguf() const { return *file_; }
-  const PoolAllocation* allocation() const { return alloc_.get(); }
+  const gguf::File& gguf() const { return *file_; }  // the header: metadata and tensor infos
+  const std::vector<Tensor>& tensors() const { return tensors_; }
+  // Host memory the Model holds besides the pool: the header, the tokenizer
+  // (its bound), host copies of vectors.
+  uint64_t host_bytes() const;
 
   std::string name() const;          // general.name, else the file name
   std::string quantization() const;  // dominant weight type, e.g. "Q4_0"
@@ -83,12 +110,17 @@ class Model {
 
  private:
   Model() = default;
-  void bind(const LoadOptions& opts);
+  static std::unique_ptr<Model> load_from(const gguf::FileReader& reader, const LoadOptions& opts);
+  void bind(const gguf::FileReader& reader, const LoadOptions& opts);
+  void bind_weights();
 
   std::unique_ptr<gguf::File> file_;
   HParams hp_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::unique_ptr<PoolAllocation> alloc_;
+  uint64_t tokenizer_bytes_ = 0;
+  std::unique_ptr<Pool> own_pool_;  // when LoadOptions::pool is null; outlives allocs_
+  std::vector<std::unique_ptr<PoolAllocation>> allocs_;
+  std::vector<uint8_t> host_vectors_;  // vectors' bytes when the pool is not host-visible
   std::vector<Tensor> tensors_;  // stable: Weights points into it
   Weights w_;
 };

@@ -55,7 +55,8 @@ class HostPool final : public Pool {
   using Pool::Pool;
   std::string kind() const override { return "host"; }
 
-  std::unique_ptr<PoolAllocation> allocate(uint64_t bytes, const std::string& what) override {
+  // Page-aligned whatever align asks (mmap).
+  std::unique_ptr<PoolAllocation> allocate(uint64_t bytes, const std::string& what, uint64_t = 256) override {
     uint64_t size = (std::max<uint64_t>(bytes, 1) + 255) & ~uint64_t{255};
     reserve(size, what);
     void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

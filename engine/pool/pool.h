@@ -44,9 +44,12 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
 
   virtual std::string kind() const = 0;  // "host", "vulkan"
-  // Reserves bytes (aligned to 256). Throws halo::Error(NoMemory) with the
-  // amounts needed and free when the budget or the device cannot give them.
-  virtual std::unique_ptr<PoolAllocation> allocate(uint64_t bytes, const std::string& what) = 0;
+  // Reserves bytes at an offset that is a multiple of align (a power of two
+  // up to 4096). Throws halo::Error(NoMemory) with the amounts needed and
+  // free when the budget or the device cannot give them.
+  virtual std::unique_ptr<PoolAllocation> allocate(uint64_t bytes, const std::string& what, uint64_t align = 256) = 0;
+  // The largest single allocation the memory allows.
+  virtual uint64_t max_allocation() const { return UINT64_MAX; }
   // Copies bytes into an allocation (works whether or not it is host-visible).
   virtual void write(PoolAllocation& a, uint64_t offset, const void* src, uint64_t bytes) = 0;
 

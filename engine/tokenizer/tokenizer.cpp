@@ -12,6 +12,17 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
   return std::make_unique<tok::VocabTokenizer>(tok::read_vocab(file));
 }
 
+uint64_t Tokenizer::host_bytes_bound(uint64_t n_strings, uint64_t string_bytes) {
+  // Per string, at most: its std::string (32 bytes, plus a heap block of
+  // its length + 32 when it is long), TextTable slots (4 of 8 bytes at a
+  // load factor of a quarter after rounding), MergeTable slots (4 of 16),
+  // score and attribute (5), the special-token list (4). Fixed: the
+  // compiled pre-tokenizer patterns and the encoders' byte tables.
+  constexpr uint64_t kPerString = 32 + 32 + 32 + 64 + 5 + 4;
+  constexpr uint64_t kFixed = uint64_t{1} << 20;
+  return n_strings * kPerString + string_bytes + kFixed;
+}
+
 namespace tok {
 namespace {
 

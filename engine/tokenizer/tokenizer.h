@@ -31,6 +31,10 @@ class Tokenizer {
   // Throws halo::Error(BadModel) when the vocabulary metadata is missing,
   // inconsistent, or of an unsupported model/pre-tokenizer.
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+  // The most host memory from_gguf allocates for a file whose metadata
+  // arrays hold n_strings strings of string_bytes bytes in all (the tokens
+  // and merges are among them), so a loader can count it beforehand.
+  static uint64_t host_bytes_bound(uint64_t n_strings, uint64_t string_bytes);
   virtual ~Tokenizer() = default;
 
   // add_bos: prepend BOS when the vocabulary wants it (add_bos_default()),

@@ -13,7 +13,7 @@ namespace halo::test {
 
 inline void copy_gguf(const std::string& src, const std::string& dst, const std::string& chat_template,
                       const std::map<int32_t, std::string>& renamed_tokens = {}) {
-  const auto in = gguf::File::open(src);
+  const auto in = gguf::File::open(src, gguf::Contents::All);
   gguf::Writer out(in->alignment());
   for (const auto& [key, value] : in->metadata()) {
     if (key == "tokenizer.chat_template" || key == "general.alignment") continue;

@@ -203,7 +203,7 @@ TEST_F(MkmodelBinary, TinyModelHasLlamaMetadataAndTheVocabulary) {
 }
 
 TEST_F(MkmodelBinary, WeightsHaveTheIntendedScaleAndNormsAreOne) {
-  const auto f = gguf::File::open(make("w.gguf", "q4_k"));
+  const auto f = gguf::File::open(make("w.gguf", "q4_k"), gguf::Contents::All);
   const gguf::TensorInfo* q = f->tensor("blk.0.attn_q.weight");
   ASSERT_EQ(q->type, GgmlType::Q4_K);
   std::vector<float> values(q->n_elements);
@@ -233,7 +233,7 @@ TEST_F(MkmodelBinary, NewTypesWriteTheirMixtureAtTheIntendedScale) {
                         Case{"iq4_xs", 30, GgmlType::IQ4_XS, GgmlType::IQ4_XS},
                         Case{"mxfp4", 38, GgmlType::MXFP4, GgmlType::Q8_0}, Case{"bf16", 32, GgmlType::BF16, GgmlType::BF16}}) {
     SCOPED_TRACE(c.type);
-    const auto f = gguf::File::open(make(std::string(c.type) + ".gguf", c.type, "--threads 2"));
+    const auto f = gguf::File::open(make(std::string(c.type) + ".gguf", c.type, "--threads 2"), gguf::Contents::All);
     EXPECT_EQ(f->get_uint("general.file_type"), c.file_type);
     // Two layers: use_more_bits takes the last; IQ4_XS's first eighth is none.
     const gguf::TensorInfo* down = f->tensor("blk.1.ffn_down.weight");

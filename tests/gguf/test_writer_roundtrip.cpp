@@ -144,7 +144,7 @@ TEST(GgufWriter, WritesTensorDataAlignedFromBytesAndProducers) {
     });
     w.write(dir.file("t.gguf"));
 
-    const auto f = File::open(dir.file("t.gguf"));
+    const auto f = File::open(dir.file("t.gguf"), Contents::All);
     EXPECT_EQ(f->alignment(), alignment);
     EXPECT_EQ(f->find("general.alignment") != nullptr, alignment != Writer::kDefaultAlignment);
     EXPECT_EQ(f->data_offset() % alignment, 0u);

@@ -29,7 +29,7 @@ struct ModelEdit {
 };
 
 inline void write_variant(const std::string& src_path, const std::string& out_path, const ModelEdit& edit) {
-  auto src = gguf::File::open(src_path);
+  auto src = gguf::File::open(src_path, gguf::Contents::All);
   gguf::Writer w;
   for (const auto& [key, value] : src->metadata()) {
     if (key == "general.alignment" || edit.drop_keys.count(std::string(key))) continue;

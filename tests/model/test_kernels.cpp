@@ -108,7 +108,7 @@ INSTANTIATE_TEST_SUITE_P(OddSizes, RandomWeights,
 class FixtureWeights : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(FixtureWeights, DecoderAndProductsMatchReference) {
-  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const std::string name = std::string(GetParam()) + ".q";
   const gguf::TensorInfo* info = file->tensor(name);
   ASSERT_NE(info, nullptr) << name;

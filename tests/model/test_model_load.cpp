@@ -11,6 +11,7 @@
 
 #include "engine/backend/backend.h"
 #include "engine/error.h"
+#include "engine/gguf/gguf.h"
 #include "engine/model/model.h"
 #include "engine/pool/pool.h"
 #include "tests/fixtures.h"
@@ -67,6 +68,7 @@ TEST_P(FixtureHParams, AreReadFromMetadata) {
   EXPECT_EQ(hp.tied_output, e.tied);
 
   const Weights& w = m->weights();
+  const auto file = gguf::File::open(model_path(e.model), gguf::Contents::All);
   ASSERT_EQ(w.layers.size(), 2u);
   EXPECT_EQ(w.output == w.tok_embd, e.tied);
   for (const LayerWeights& l : w.layers) {
@@ -74,7 +76,9 @@ TEST_P(FixtureHParams, AreReadFromMetadata) {
     EXPECT_EQ(l.q_norm != nullptr && l.k_norm != nullptr, e.qk_norm);
     for (const Tensor* t : {l.attn_norm, l.wq, l.wk, l.wv, l.wo, l.ffn_norm, l.ffn_gate, l.ffn_up, l.ffn_down}) {
       ASSERT_NE(t, nullptr);
-      EXPECT_EQ(t->host, m->gguf().tensor(t->name)->data) << "reads in place from the mapping";
+      ASSERT_NE(t->host, nullptr) << t->name;
+      EXPECT_NE(t->alloc, nullptr) << t->name;
+      EXPECT_EQ(std::memcmp(t->host, file->tensor(t->name)->data, t->n_bytes), 0) << t->name;
     }
   }
   // Every tensor of these files is a weight the model uses.
@@ -104,7 +108,7 @@ TEST(ModelLoad, FromDescriptorUsesTheGivenName) {
   const int fd = ::open(model_path("qwen3-spm-q8_0").c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   auto m = Model::load_fd(fd, "passed-by-fd.gguf");
-  ::close(fd);  // the mapping outlives the descriptor
+  ::close(fd);  // nothing refers to the descriptor after the load
   EXPECT_EQ(m->hparams().arch, Arch::Qwen3);
   EXPECT_EQ(m->name(), "tiny-qwen3-seed2");
   EXPECT_EQ(m->gguf().path(), "passed-by-fd.gguf");
@@ -117,21 +121,21 @@ TEST(ModelLoad, IntoPoolCopiesEveryTensorOnceWithProgress) {
   opts.pool = pool.get();
   opts.progress = [&](double f) { progress.push_back(f); };
   auto pooled = Model::load(model_path("qwen2-spm-q4_0"), opts);
-  auto mapped = Model::load(model_path("qwen2-spm-q4_0"));
+  auto owned = Model::load(model_path("qwen2-spm-q4_0"));
+  const auto file = gguf::File::open(model_path("qwen2-spm-q4_0"), gguf::Contents::All);
 
-  ASSERT_NE(pooled->allocation(), nullptr);
   EXPECT_GE(pool->used(), pooled->weight_bytes());
   ASSERT_FALSE(progress.empty());
   EXPECT_DOUBLE_EQ(progress.back(), 1.0);
   EXPECT_TRUE(std::is_sorted(progress.begin(), progress.end()));
 
-  const auto* base = static_cast<const uint8_t*>(pooled->allocation()->host());
-  const Tensor* tensors[] = {pooled->weights().tok_embd, pooled->weights().output, pooled->weights().layers[1].ffn_down,
-                             pooled->weights().layers[0].bq};
-  for (const Tensor* t : tensors) {
-    EXPECT_EQ(t->host, base + t->offset) << t->name;
-    EXPECT_LE(t->offset + t->n_bytes, pooled->allocation()->size());
-    EXPECT_EQ(std::memcmp(t->host, mapped->gguf().tensor(t->name)->data, t->n_bytes), 0) << t->name;
+  for (const Tensor& t : pooled->tensors()) {
+    ASSERT_NE(t.alloc, nullptr) << t.name;
+    EXPECT_EQ(&t.alloc->pool(), pool.get()) << t.name;
+    EXPECT_EQ(t.host, static_cast<const uint8_t*>(t.alloc->host()) + t.offset) << t.name;
+    EXPECT_LE(t.offset + t.n_bytes, t.alloc->size());
+    EXPECT_EQ(t.offset % 16, 0u) << t.name;
+    EXPECT_EQ(std::memcmp(t.host, file->tensor(t.name)->data, t.n_bytes), 0) << t.name;
   }
 
   // Same weights, same code: the same logits.
@@ -139,7 +143,7 @@ TEST(ModelLoad, IntoPoolCopiesEveryTensorOnceWithProgress) {
   std::vector<float> a, b;
   const std::vector<int32_t> tokens = {1, 15043, 3186, 29991};
   backend->attach(*pooled, {64, 2})->eval(tokens, 0, true, a);
-  backend->attach(*mapped, {64, 2})->eval(tokens, 0, true, b);
+  backend->attach(*owned, {64, 2})->eval(tokens, 0, true, b);
   EXPECT_EQ(a, b);
 }
 

@@ -16,7 +16,7 @@ namespace {
 class DequantFixture : public ::testing::TestWithParam<GgmlType> {
  protected:
   static void SetUpTestSuite() {
-    file_ = gguf::File::open(test::fixture("quant-fixture.gguf")).release();
+    file_ = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All).release();
   }
   static void TearDownTestSuite() {
     delete file_;

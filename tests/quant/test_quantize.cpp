@@ -208,7 +208,7 @@ TEST(Quantize, AllZeroBlocksStayZero) {
 class RequantizeFixture : public ::testing::TestWithParam<GgmlType> {};
 
 TEST_P(RequantizeFixture, ReproducesTheReferenceBytes) {
-  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const std::string name(type_info(GetParam()).name);
   const gguf::TensorInfo* q = file->tensor(name + ".q");
   const gguf::TensorInfo* ref = file->tensor(name + ".ref");
@@ -233,7 +233,7 @@ INSTANTIATE_TEST_SUITE_P(SimpleTypes, RequantizeFixture,
 class RequantizeFixtureClosely : public ::testing::TestWithParam<std::pair<GgmlType, double>> {};
 
 TEST_P(RequantizeFixtureClosely, ComesBackWithinTheBound) {
-  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  const auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const auto [type, bound] = GetParam();
   const gguf::TensorInfo* ref = file->tensor(std::string(type_info(type).name) + ".ref");
   ASSERT_NE(ref, nullptr);

@@ -57,7 +57,7 @@ struct Case {
 void check_gemm(const char* type, const Case& c) {
   SCOPED_TRACE(std::string(type) + " rows " + std::to_string(c.rows) + " cols " + std::to_string(c.cols) +
                " tokens " + std::to_string(c.ntok) + (c.bias ? " +bias" : "") + (c.accumulate ? " +accumulate" : ""));
-  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const gguf::TensorInfo* q = file->tensor(std::string(type) + ".q");
   ASSERT_NE(q, nullptr);
   std::vector<uint8_t> wbytes = tiled_weights(*q, c.rows, c.cols);
@@ -165,7 +165,7 @@ class CoopmatGemm : public ::testing::TestWithParam<const char*> {};
 TEST_P(CoopmatGemm, MatchesReferenceOnTileAndOddShapes) {
   REQUIRE_COOPMAT();
   const char* type = GetParam();
-  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const uint32_t block = type_info(file->tensor(std::string(type) + ".q")->type).block_elems;
   const uint32_t odd_cols = block == 1 ? 500 : 512 - block;  // K not a multiple of the 32-column slice for floats
   for_each_config([&] {
@@ -197,7 +197,7 @@ class ToF16 : public ::testing::TestWithParam<const char*> {};
 TEST_P(ToF16, MatchesReferenceAndZeroPads) {
   HALO_REQUIRE_VULKAN(gpu());
   const char* type = GetParam();
-  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  auto file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   const gguf::TensorInfo* q = file->tensor(std::string(type) + ".q");
   ASSERT_NE(q, nullptr);
   const uint32_t block = type_info(q->type).block_elems;

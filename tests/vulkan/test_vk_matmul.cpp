@@ -74,7 +74,7 @@ struct QuantFixture {
 
 QuantFixture load_fixture(const std::string& name) {
   QuantFixture f;
-  f.file = gguf::File::open(test::fixture("quant-fixture.gguf"));
+  f.file = gguf::File::open(test::fixture("quant-fixture.gguf"), gguf::Contents::All);
   f.q = f.file->tensor(name + ".q");
   f.ref = f.file->tensor(name + ".ref");
   return f;

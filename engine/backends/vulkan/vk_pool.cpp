@@ -179,7 +179,8 @@ uint64_t VulkanPool::block_bytes() const {
   return total;
 }
 
-std::unique_ptr<PoolAllocation> VulkanPool::allocate(uint64_t bytes, const std::string& what) {
+std::unique_ptr<PoolAllocation> VulkanPool::allocate(uint64_t bytes, const std::string& what, uint64_t align) {
+  align = std::max(align, kAlign);
   // 16 spare bytes: kernels read blocks through 32-bit words, a little past the end.
   uint64_t size = align_up(std::max<uint64_t>(bytes, 1) + 16, kAlign);
   reserve(size, what);  // throws NoMemory over budget
@@ -189,10 +190,11 @@ std::unique_ptr<PoolAllocation> VulkanPool::allocate(uint64_t bytes, const std::
       if (!blocks_[i]) continue;
       auto& free = blocks_[i]->free;
       for (auto it = free.begin(); it != free.end(); ++it) {
-        if (it->second < size) continue;
-        uint64_t offset = it->first, left = it->second - size;
+        const uint64_t start = it->first, end = it->first + it->second, offset = align_up(start, align);
+        if (offset + size > end) continue;
         free.erase(it);
-        if (left) free[offset + size] = left;
+        if (offset > start) free[start] = offset - start;  // the padding stays free
+        if (end > offset + size) free[offset + size] = end - offset - size;
         uint8_t* host = blocks_[i]->host ? blocks_[i]->host + offset : nullptr;
         return std::make_unique<PoolAllocation>(this, host, size, i, offset);
       }

@@ -22,7 +22,8 @@ class VulkanPool final : public Pool {
   ~VulkanPool() override;
 
   std::string kind() const override { return "vulkan"; }
-  std::unique_ptr<PoolAllocation> allocate(uint64_t bytes, const std::string& what) override;
+  std::unique_ptr<PoolAllocation> allocate(uint64_t bytes, const std::string& what, uint64_t align = 256) override;
+  uint64_t max_allocation() const override { return ctx_.features().max_allocation; }
   void write(PoolAllocation& a, uint64_t offset, const void* src, uint64_t bytes) override;
 
   Context& context() const { return ctx_; }

@@ -20,13 +20,11 @@ constexpr uint64_t kNone = ~uint64_t{0};
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-// Readable bytes of a tensor: its host view, else the GGUF mapping (weights
-// in a device-only pool have no host view).
-const uint8_t* tensor_bytes(const Model& model, const Tensor& t) {
-  if (t.host) return t.host;
-  const gguf::TensorInfo* info = model.gguf().tensor(t.name);
-  if (!info || !info->data) throw Error(ErrorKind::BadModel, "tensor " + t.name + " has no readable data");
-  return info->data;
+// Readable bytes of a tensor (vectors always have them; matrices in a
+// device-only pool do not).
+const uint8_t* tensor_bytes(const Tensor& t) {
+  if (!t.host) throw Error(ErrorKind::Device, "tensor " + t.name + " is not in host-visible memory");
+  return t.host;
 }
 
 // The model's rope_freqs (rope_dim / 2 divisors), or none when it has none.
@@ -36,7 +34,7 @@ std::vector<float> rope_frequency_factors(const Model& model, uint32_t half) {
   if (t->type != GgmlType::F32 || t->ne[0] != half)
     throw Error(ErrorKind::BadModel, "rope_freqs.weight: expected " + std::to_string(half) + " F32 values");
   std::vector<float> factors(half);
-  std::memcpy(factors.data(), tensor_bytes(model, *t), half * sizeof(float));
+  std::memcpy(factors.data(), tensor_bytes(*t), half * sizeof(float));
   for (float f : factors)
     if (!(f > 0.0f) || !std::isfinite(f)) throw Error(ErrorKind::BadModel, "rope_freqs.weight: a factor is not positive");
   return factors;
@@ -75,10 +73,9 @@ uint64_t VulkanRunner::memory_bytes() const {
 
 void VulkanRunner::bind_weights(VulkanPool& pool) {
   const Weights& w = model_.weights();
-  const PoolAllocation* alloc = model_.allocation();
-  if (alloc && &alloc->pool() == &pool) {
-    weights_base_ = pool.device_address(*alloc);  // loaded straight into this pool: use in place
-  } else {
+  const bool in_pool = std::all_of(model_.tensors().begin(), model_.tensors().end(),
+                                   [&](const Tensor& t) { return t.alloc && &t.alloc->pool() == &pool; });
+  if (!in_pool) {
     // Copy each matrix into one allocation of this pool (halo-run without a
     // pool, or a model that lives in another backend's pool).
     std::vector<const Tensor*> mats = {w.tok_embd, w.output};
@@ -88,9 +85,9 @@ void VulkanRunner::bind_weights(VulkanPool& pool) {
     for (const Tensor* t : mats)
       if (!upload_offsets_.count(t)) upload_offsets_[t] = total, total = align_up(total + t->n_bytes, 256);
     uploaded_ = pool.allocate(total, model_.name() + " weights");
-    for (const auto& [t, off] : upload_offsets_) pool.write(*uploaded_, off, tensor_bytes(model_, *t), t->n_bytes);
+    for (const auto& [t, off] : upload_offsets_) pool.write(*uploaded_, off, tensor_bytes(*t), t->n_bytes);
     weights_base_ = pool.device_address(*uploaded_);
-  }
+  }  // else loaded straight into this pool: used in place
 
   tok_embd_ = view(w.tok_embd);
   output_ = view(w.output);
@@ -127,7 +124,8 @@ WeightView VulkanRunner::view(const Tensor* t) {
   if (!rb || t->n_bytes > 0xFFFFFFFFull)
     throw Error(ErrorKind::BadModel, "Vulkan backend: tensor " + t->name + " is too large for its kernels");
   v.row_bytes = static_cast<uint32_t>(*rb);
-  v.address = uploaded_ ? weights_base_ + upload_offsets_.at(t) : weights_base_ + t->offset;
+  v.address = uploaded_ ? weights_base_ + upload_offsets_.at(t)
+                        : static_cast<const VulkanPool&>(t->alloc->pool()).device_address(*t->alloc) + t->offset;
   check_weight(v, t->name);
   return v;
 }
@@ -139,7 +137,7 @@ uint64_t VulkanRunner::small_vector(const Tensor* t, uint32_t expect) {
                                          std::to_string(expect));
   uint64_t off = small_host_.size() * sizeof(float);
   small_host_.resize(small_host_.size() + align_up(n, 16));
-  dequantize_row(t->type, tensor_bytes(model_, *t), small_host_.data() + off / sizeof(float), static_cast<int64_t>(n));
+  dequantize_row(t->type, tensor_bytes(*t), small_host_.data() + off / sizeof(float), static_cast<int64_t>(n));
   return off;
 }
 

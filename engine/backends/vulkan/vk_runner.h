@@ -69,7 +69,7 @@ class VulkanRunner final : public Runner {
   uint32_t kv_dim_ = 0, q_dim_ = 0;
 
   std::unique_ptr<PoolAllocation> uploaded_;  // weights copied in when the model was not in this pool
-  uint64_t weights_base_ = 0;                 // device address of the model's allocation
+  uint64_t weights_base_ = 0;                 // device address of uploaded_
   std::unordered_map<const Tensor*, uint64_t> upload_offsets_;
   std::vector<float> small_host_;             // norms and biases as f32, staged for small_
   Buffer small_, kv_, act_, logits_, rope_;
